@@ -1,0 +1,154 @@
+"""``python -m data_scripts prepare``: every representation the chapters train on, from audio.
+
+For each clip, in parallel over clips, from one STFT of the clip and one of its 3 s segments
+(:func:`genrelab.features.clip_representations`): the Kaggle 57-feature rows for the 30 s clip
+and for each 3 s segment, 130x13 MFCC sequences, 128x130 log-mel segments, and a mel-spectrogram
+image. Results are cached per clip, so an interrupted or repeated run only does what is missing.
+Clips that cannot be decoded are listed in ``problems.csv`` by name, and left out.
+
+Output, in ``data/prepared/<dataset>/``: ``features_30_sec.csv`` and ``features_3_sec.csv`` (the
+columns of Kaggle's tables), ``mfcc_segments.npz``, ``logmel_segments.npz``, ``images/``,
+``splits.csv``, ``problems.csv`` and ``dataset.json`` (what was made, from what, how).
+"""
+import hashlib
+import json
+import os
+import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import genrelab
+from genrelab import GENRES, SR, audio, features, splits
+from genrelab.dataset import data_dir, dataset_name, find_audio_root, index_audio
+
+CACHE_VERSION = 1
+IMAGE_SIZE = (432, 288)  # width x height, as Kaggle's images_original/
+
+
+def settings_for(index, bandlimit="auto"):
+    """The processing settings; ``bandlimit='auto'`` low-passes every clip at 8 kHz when some
+    clips of the set reached us band-limited (source rate below 22050 Hz)."""
+    limited = "source_sample_rate" in index and bool((index.source_sample_rate < SR).any())
+    hz = {"auto": 8000 if limited else None, "none": None}.get(bandlimit, bandlimit)
+    return {"cache_version": CACHE_VERSION, "sr": SR, "n_fft": features.N_FFT,
+            "hop": features.HOP, "n_mels": features.N_MELS,
+            "segment_seconds": features.SEGMENT_SECONDS,
+            "bandlimit_hz": None if hz is None else int(hz)}
+
+
+def _save_image(db, path):
+    """A mel spectrogram as a colour PNG (magma, low frequencies at the bottom)."""
+    from matplotlib import colormaps
+    from PIL import Image
+
+    level = np.clip((db - db.max() + features.TOP_DB) / features.TOP_DB, 0, 1)[::-1]
+    rgb = (colormaps["magma"](level)[..., :3] * 255).astype(np.uint8)
+    Image.fromarray(rgb).resize(IMAGE_SIZE, Image.BILINEAR).save(path)
+
+
+def _process(path, track_id, genre, cache, image_dir, bandlimit_hz):
+    """One clip: compute, then write its cache file atomically. Returns an error or None."""
+    try:
+        y = audio.load_clip(path, bandlimit_hz=bandlimit_hz)
+    except audio.AudioError as err:
+        return str(err)
+    reps = features.clip_representations(y)
+    (image_dir / genre).mkdir(parents=True, exist_ok=True)
+    _save_image(reps.pop("logmel_30s"), image_dir / genre / f"{track_id}.png")
+    tmp = cache / f"{track_id}.tmp.npz"
+    np.savez(tmp, length=y.size, **reps)
+    os.replace(tmp, cache / f"{track_id}.npz")
+    return None
+
+
+def prepare(audio_root=None, out=None, workers=None, bandlimit="auto", track_ids=None,
+            seed=0, progress=True, clean=False):
+    """Prepare a data set; returns the output folder. ``track_ids`` limits it to some clips;
+    ``clean`` discards the cache of earlier runs first."""
+    from tqdm.auto import tqdm
+
+    root = Path(audio_root) if audio_root else find_audio_root()
+    index = index_audio(root)
+    name = dataset_name(root, len(index))
+    if track_ids is not None:
+        index = index[index.track_id.isin(track_ids)].reset_index(drop=True)
+    out = Path(out) if out else data_dir() / "prepared" / name
+    settings = settings_for(index, bandlimit)
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    cache, image_dir = out / "cache" / key, out / "images"
+    if clean:
+        shutil.rmtree(out / "cache", ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+
+    todo = index[[not (cache / f"{t}.npz").is_file() for t in index.track_id]]
+    problems = {}
+    if len(todo):
+        with ProcessPoolExecutor(workers or os.cpu_count()) as pool:
+            jobs = {pool.submit(_process, r.path, r.track_id, r.genre, cache, image_dir,
+                                settings["bandlimit_hz"]): r.track_id for r in todo.itertuples()}
+            for job in tqdm(as_completed(jobs), total=len(jobs), desc=f"prepare {name}",
+                            disable=not progress, file=sys.stderr):
+                if (error := job.result()) is not None:
+                    problems[jobs[job]] = error
+    ok = index[~index.track_id.isin(problems)].reset_index(drop=True)
+    if ok.empty:
+        raise RuntimeError(f"{root}: none of the {len(index)} clips could be read")
+    _assemble(ok, cache, out)
+    split, split_name = splits.default(ok, synthetic=name == "synthetic", seed=seed)
+    ok.assign(split=split)[["track_id", "genre", "split"]].to_csv(out / "splits.csv", index=False)
+    pd.DataFrame({"track_id": list(problems), "problem": list(problems.values())},
+                 columns=["track_id", "problem"]).to_csv(out / "problems.csv", index=False)
+    info = {"name": name, "audio_root": str(root), "clips_found": len(index),
+            "clips_prepared": len(ok), "problems": problems, "split": split_name,
+            "split_counts": pd.Series(split).value_counts().to_dict(),
+            "settings": settings, "genrelab_version": genrelab.__version__}
+    (out / "dataset.json").write_text(json.dumps(info, indent=2) + "\n")
+    return out
+
+
+def _assemble(index, cache, out):
+    """Stack the per-clip cache files into the tables and arrays."""
+    rows30, rows3, mfcc, logmel, seg_ids = [], [], [], [], []
+    for r in index.itertuples():
+        with np.load(cache / f"{r.track_id}.npz") as c:
+            ext = Path(r.path).suffix
+            rows30.append([f"{r.track_id}{ext}", int(c["length"]), *c["features_30s"], r.genre])
+            for k, feats in enumerate(c["features_3s"]):
+                rows3.append([f"{r.track_id}.{k}{ext}", features.SEGMENT_SAMPLES, *feats,
+                              r.genre])
+            mfcc.append(c["mfcc"])
+            logmel.append(c["logmel"])
+            seg_ids += [(r.track_id, k) for k in range(len(c["mfcc"]))]
+    columns = ["filename", "length", *features.FEATURE_COLUMNS, "label"]
+    for rows, name in ((rows30, "features_30_sec.csv"), (rows3, "features_3_sec.csv")):
+        pd.DataFrame(rows, columns=columns).to_csv(out / name, index=False)
+    track_id = np.array([t for t, _ in seg_ids])
+    labels = np.array([GENRES.index(t.split(".")[0]) for t in track_id])
+    common = {"y": labels, "track_id": track_id, "segment": np.array([k for _, k in seg_ids])}
+    np.savez(out / "mfcc_segments.npz", X=np.concatenate(mfcc), **common)
+    np.savez(out / "logmel_segments.npz", X=np.concatenate(logmel), **common)
+
+
+def add_arguments(parser):
+    parser.add_argument("--audio", type=Path, help="folder holding genres/ (default: found)")
+    parser.add_argument("--out", type=Path, help="output folder (default: data/prepared/NAME)")
+    parser.add_argument("--workers", type=int, help="processes (default: one per core)")
+    parser.add_argument("--bandlimit", default="auto",
+                        help="'auto' (8 kHz when some clips are band-limited), 'none' or Hz")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fallback track split")
+    parser.add_argument("--clean", action="store_true", help="discard the cache first")
+
+
+def main(args):
+    bandlimit = args.bandlimit if args.bandlimit in ("auto", "none") else float(args.bandlimit)
+    out = prepare(args.audio, args.out, args.workers, bandlimit, seed=args.seed,
+                  clean=args.clean)
+    info = json.loads((out / "dataset.json").read_text())
+    print(f"prepared {info['clips_prepared']} of {info['clips_found']} clips of "
+          f"'{info['name']}' into {out} (split: {info['split']} {info['split_counts']})")
+    for track_id, problem in info["problems"].items():
+        print(f"  left out {track_id}: {problem}")
