@@ -30,9 +30,14 @@ def load_clip(path, sr=SR, duration=None, min_seconds=3.0, bandlimit_hz=None):
     if not path.is_file():
         raise AudioError(f"{path.name}: no such file ({path})")
     try:
-        y, _ = librosa.load(path, sr=sr, mono=True, duration=duration)
+        with sf.SoundFile(path) as f:
+            native = f.samplerate
+            frames = -1 if duration is None else int(duration * native)
+            y = f.read(frames, dtype="float32", always_2d=True).mean(axis=1)
     except (sf.LibsndfileError, RuntimeError, EOFError, OSError, ValueError) as err:
         raise AudioError(f"{path.name}: cannot be decoded ({type(err).__name__}: {err})") from err
+    if native != sr:
+        y = librosa.resample(y, orig_sr=native, target_sr=sr)  # soxr_hq, as librosa.load
     if y.size < min_seconds * sr:
         raise AudioError(f"{path.name}: only {y.size / sr:.2f} s of audio, "
                          f"at least {min_seconds:g} s needed")

@@ -1,0 +1,38 @@
+# Genre Lab: the two commands of the README, and the steps they are made of.
+#   make course   set up, get data (GTZAN if present, else the embedded sample set), prepare it,
+#                 build the book, generate the exercises, run a demo grading
+#   make test     set up and run the tests
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.genrelab-installed
+
+.PHONY: course test setup data exercises book demo clean
+course: setup data exercises book demo
+
+test: setup
+	$(PY) -m pytest -ra
+
+setup: $(STAMP)
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+data: setup
+	$(PY) -c "from genrelab.dataset import find_audio_root; find_audio_root()" 2>/dev/null \
+	  || $(PY) -m data_scripts synthetic
+	$(PY) -m data_scripts prepare
+
+exercises: setup
+	$(VENV)/bin/nbgrader generate_assignment mlp --force
+
+book: setup
+	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
+
+demo: setup
+	$(PY) -m autograder demo
+
+clean:
+	rm -rf _build course

@@ -1,0 +1,74 @@
+"""prepare: Kaggle's columns, cached re-runs, bad clips reported by name, honest splits."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_scripts.prepare import prepare
+from genrelab import GENRES, dataset, features
+from helpers import tone_clip, write_clip
+
+
+@pytest.fixture(scope="module")
+def audio_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("audio")
+    for g, genre in enumerate(GENRES):
+        for i in range(3):
+            write_clip(root / "genres" / genre / f"{genre}.{i:05d}.wav",
+                       tone_clip(seconds=6.2, f0=110 * (1 + g / 3), seed=i))
+    (root / "genres" / "jazz" / "jazz.00054.wav").write_bytes(b"corrupt, as in Kaggle's copy")
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(audio_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "prepared" / "testset"
+    return prepare(audio_root, out, workers=2, progress=False)
+
+
+def test_tables_have_kaggles_columns(prepared):
+    for name, rows in (("features_30_sec.csv", 30), ("features_3_sec.csv", 60)):
+        table = pd.read_csv(prepared / name)
+        assert list(table.columns) == ["filename", "length", *features.FEATURE_COLUMNS, "label"]
+        assert len(table) == rows and table[features.FEATURE_COLUMNS].notna().all().all()
+    assert pd.read_csv(prepared / "features_3_sec.csv").filename[1] == "blues.00000.1.wav"
+
+
+def test_corrupt_clip_is_reported_by_name_and_left_out(prepared):
+    problems = pd.read_csv(prepared / "problems.csv")
+    assert list(problems.track_id) == ["jazz.00054"]
+    assert "jazz.00054.wav: cannot be decoded" in problems.problem[0]
+    info = json.loads((prepared / "dataset.json").read_text())
+    assert info["clips_found"] == 31 and info["clips_prepared"] == 30
+
+
+def test_segment_arrays_and_images(prepared):
+    with np.load(prepared / "mfcc_segments.npz") as f:
+        assert f["X"].shape == (60, 130, 13) and len(set(f["track_id"])) == 30
+    with np.load(prepared / "logmel_segments.npz") as f:
+        assert f["X"].shape == (60, 128, 130)
+    assert len(list((prepared / "images").glob("*/*.png"))) == 30
+
+
+def test_every_tracks_segments_share_its_split(prepared, monkeypatch):
+    monkeypatch.setenv("GENRELAB_DATA_DIR", str(prepared.parent.parent))
+    seg = dataset.load_table("3s", name=prepared.name)
+    assert (seg.groupby("track_id").split.nunique() == 1).all()
+    assert set(seg.split) <= {"train", "valid", "test", "excluded"} and "train" in set(seg.split)
+    arrays = dataset.load_segments("mfcc", name=prepared.name)
+    by_track = seg.drop_duplicates("track_id").set_index("track_id").split
+    assert (arrays["split"] == by_track.reindex(arrays["track_id"]).to_numpy()).all()
+
+
+def test_rerun_uses_the_cache(audio_root, prepared):
+    cached = {p: p.stat().st_mtime_ns for p in (prepared / "cache").rglob("*.npz")}
+    prepare(audio_root, prepared, workers=1, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in (prepared / "cache").rglob("*.npz")} == cached
+
+
+def test_no_readable_clip_is_a_clear_error(tmp_path):
+    (tmp_path / "genres" / "pop").mkdir(parents=True)
+    (tmp_path / "genres" / "pop" / "pop.00000.wav").write_bytes(b"nothing")
+    with pytest.raises(RuntimeError, match="none of the 1 clips could be read"):
+        prepare(tmp_path, tmp_path / "out", workers=1, progress=False)
