@@ -80,7 +80,7 @@ def protocol_table(protocol):
                                 ).hexdigest()
         name = data
         if split_name == "track":
-            table["split"] = splits.by_track(table.track_id, table.genre)
+            table["split"] = splits.by_track(table.track_id, table.label)
         else:
             split_name = info["split"]
     counts = table.split.value_counts().to_dict()
@@ -186,7 +186,7 @@ def main(args):
                   f"[{record['interval95'][0]:.3f}, {record['interval95'][1]:.3f}] "
                   f"({record['epochs']} epochs, {record['train_seconds']} s, "
                   f"{record['hardware']['device']})", flush=True)
-    save_records(args.exercise, records)
+            save_records(args.exercise, records)
     for protocol, s in summarize(records).items():
         print(f"{protocol:28s} mean {s['mean']:.3f} 95% [{s['interval95'][0]:.3f}, "
               f"{s['interval95'][1]:.3f}] over {len(s['seeds'])} seeds")

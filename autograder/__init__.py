@@ -1,0 +1,1 @@
+"""Genre Lab autograder."""

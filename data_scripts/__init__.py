@@ -1,0 +1,1 @@
+"""Genre Lab data scripts: ``python -m data_scripts download|synthetic|prepare|benchmark``."""
