@@ -50,6 +50,14 @@ def _save_image(db, path):
     Image.fromarray(rgb).resize(IMAGE_SIZE, Image.BILINEAR).save(path)
 
 
+def _cache_file(cache, track_id, path):
+    """A clip's cache file, named after the audio file's identity (path, size, modification
+    time): a replaced or regenerated clip is computed again."""
+    st = Path(path).stat()
+    tag = hashlib.sha256(f"{path}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:10]
+    return cache / f"{track_id}-{tag}.npz"
+
+
 def _process(path, track_id, genre, cache, image_dir, bandlimit_hz):
     """One clip: compute, then write its cache file atomically. Returns an error or None."""
     try:
@@ -59,9 +67,10 @@ def _process(path, track_id, genre, cache, image_dir, bandlimit_hz):
     reps = features.clip_representations(y)
     (image_dir / genre).mkdir(parents=True, exist_ok=True)
     _save_image(reps.pop("logmel_30s"), image_dir / genre / f"{track_id}.png")
-    tmp = cache / f"{track_id}.tmp.npz"
+    target = _cache_file(cache, track_id, path)
+    tmp = target.with_suffix(".tmp.npz")
     np.savez(tmp, length=y.size, **reps)
-    os.replace(tmp, cache / f"{track_id}.npz")
+    os.replace(tmp, target)
     return None
 
 
@@ -84,7 +93,8 @@ def prepare(audio_root=None, out=None, workers=None, bandlimit="auto", track_ids
         shutil.rmtree(out / "cache", ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
 
-    todo = index[[not (cache / f"{t}.npz").is_file() for t in index.track_id]]
+    todo = index[[not _cache_file(cache, r.track_id, r.path).is_file()
+                  for r in index.itertuples()]]
     problems = {}
     if len(todo):
         with ProcessPoolExecutor(workers or os.cpu_count()) as pool:
@@ -114,7 +124,7 @@ def _assemble(index, cache, out):
     """Stack the per-clip cache files into the tables and arrays."""
     rows30, rows3, mfcc, logmel, seg_ids = [], [], [], [], []
     for r in index.itertuples():
-        with np.load(cache / f"{r.track_id}.npz") as c:
+        with np.load(_cache_file(cache, r.track_id, r.path)) as c:
             ext = Path(r.path).suffix
             rows30.append([f"{r.track_id}{ext}", int(c["length"]), *c["features_30s"], r.genre])
             for k, feats in enumerate(c["features_3s"]):

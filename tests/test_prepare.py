@@ -72,3 +72,12 @@ def test_no_readable_clip_is_a_clear_error(tmp_path):
     (tmp_path / "genres" / "pop" / "pop.00000.wav").write_bytes(b"nothing")
     with pytest.raises(RuntimeError, match="none of the 1 clips could be read"):
         prepare(tmp_path, tmp_path / "out", workers=1, progress=False)
+
+
+def test_a_replaced_clip_is_computed_again(tmp_path):
+    path = write_clip(tmp_path / "genres" / "rock" / "rock.00000.wav", tone_clip(3.5, f0=200))
+    out = tmp_path / "prepared"
+    before = pd.read_csv(prepare(tmp_path, out, workers=1, progress=False) / "features_30_sec.csv")
+    write_clip(path, tone_clip(3.5, f0=900, seed=5))
+    after = pd.read_csv(prepare(tmp_path, out, workers=1, progress=False) / "features_30_sec.csv")
+    assert after.spectral_centroid_mean[0] > before.spectral_centroid_mean[0]
