@@ -4,7 +4,8 @@
 #   make test     set up and run the tests
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.genrelab-installed
+# One stamp per checkout: the editable install points at this folder.
+STAMP := $(VENV)/.genrelab-installed$(subst /,_,$(CURDIR))
 
 .PHONY: course test setup data exercises book demo clean
 course: setup data exercises book demo
