@@ -4,6 +4,7 @@
 #   make test     set up and run the tests
 VENV ?= .venv
 PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)  # nbgrader runs alembic from PATH
 # One stamp per checkout: the editable install points at this folder.
 STAMP := $(VENV)/.genrelab-installed$(subst /,_,$(CURDIR))
 

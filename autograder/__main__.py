@@ -1,0 +1,53 @@
+"""``python -m autograder COMMAND``: grade a class, check one submission, grade a demo class.
+
+    python -m autograder grade mlp --submissions course/submitted [--dataset NAME]
+    python -m autograder check exercises/mlp     # a student's check before handing in
+    python -m autograder demo                    # a demo class, built and graded end to end
+    python -m autograder reference mlp --protocol kaggle:fault-filtered --seeds 5
+    python -m autograder thresholds              # thresholds.json from the recorded runs
+
+Exit status: 0 when the command ran (a batch with broken submissions included), 2 for an
+instructor-side problem (unknown exercise, no submissions, no prepared data, no threshold), with
+the command to run; ``check`` exits as pytest does.
+"""
+import argparse
+import importlib
+import sys
+
+from autograder.exercises import GradingSetupError
+from genrelab.dataset import DataNotFound
+
+COMMANDS = {
+    # name: (module, function run with the parsed arguments, function adding them or None, help)
+    "grade": ("autograder.grading", "main", "add_arguments",
+              "grade every submission of an exercise: notebook tests, model, gradebook, feedback"),
+    "check": ("autograder.grading", "check_main", "add_check_arguments",
+              "run the autograder's checks on one submission folder"),
+    "demo": ("autograder.demo", "main", "add_arguments",
+             "build a demo class (reference, untrained, broken, missing) and grade it"),
+    "reference": ("autograder.reference", "main", "add_arguments",
+                  "train the reference model over seeds and record the runs in results/"),
+    "thresholds": ("autograder.reference", "thresholds_main", None,
+                   "derive thresholds.json from the recorded reference runs"),
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module, _, add_arguments, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if add_arguments:
+            getattr(importlib.import_module(module), add_arguments)(command)
+    args = parser.parse_args(argv)
+    module, run, _, _ = COMMANDS[args.command]
+    try:
+        return getattr(importlib.import_module(module), run)(args) or 0
+    except (GradingSetupError, DataNotFound) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""``python -m autograder demo``: a demo class, built and graded end to end (``make course``).
+
+Four students hand in an exercise (``mlp`` by default) in ``<course>/demo/<student>/<exercise>/``:
+
+- ``reference``: the solution notebook, executed as a student runs it, so it saves its model;
+- ``untrained``: the blank student notebook, and a model of the right shapes that was never
+  trained (below the threshold);
+- ``broken``: the blank notebook and a corrupt model file (a truncated copy of a real one);
+- ``missing``: the blank notebook and no model.
+
+Then ``python -m autograder grade <exercise> --submissions <course>/demo``.
+"""
+import os
+import shutil
+from pathlib import Path
+
+from autograder import exercises, grading
+from autograder.evaluate import threshold_for
+from autograder.exercises import GradingSetupError
+
+STUDENTS = ("reference", "untrained", "broken", "missing")
+
+
+def execute_notebook(source, folder, dataset, cell_timeout):
+    """Run a notebook as nbgrader does -- its own kernel, ``folder`` as working directory, a time
+    limit per cell -- and save it there with its outputs. A cell that fails raises."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(source, as_version=4)
+    NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}
+                   ).execute(env={**os.environ, "GENRELAB_DATASET": dataset})
+    nbformat.write(nb, Path(folder) / Path(source).name)
+
+
+def untrained_model(exercise):
+    """Right input and output shapes, random weights."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    from genrelab import GENRES
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input(exercise.input_shape), keras.layers.Flatten(),
+                             keras.layers.Dense(len(GENRES), activation="softmax")])
+
+
+def build(exercise, dataset, dest):
+    """Write the demo class into ``dest`` (replacing it)."""
+    course = grading.course()
+    blank = course.release / exercise.name / exercise.notebook
+    if not blank.is_file():
+        raise GradingSetupError(f"{blank} is missing: run `nbgrader generate_assignment "
+                                f"{exercise.name}` first")
+    folders = {s: Path(dest) / s / exercise.name for s in STUDENTS}
+    shutil.rmtree(dest, ignore_errors=True)
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    print("running the reference solution ...", flush=True)
+    execute_notebook(course.source / exercise.name / exercise.notebook, folders["reference"],
+                     dataset, course.cell_timeout)
+    for student in STUDENTS[1:]:
+        shutil.copy(blank, folders[student])
+    untrained_model(exercise).save(folders["untrained"] / exercise.model_file)
+    model = (folders["reference"] / exercise.model_file).read_bytes()
+    (folders["broken"] / exercise.model_file).write_bytes(model[: len(model) // 2])
+
+
+def add_arguments(parser):
+    parser.add_argument("--exercise", default="mlp", help="default: mlp")
+    parser.add_argument("--dataset", help="prepared data set (default: the course's)")
+
+
+def main(args):
+    from genrelab.dataset import dataset_info
+
+    exercise = exercises.get(args.exercise)
+    dataset = dataset_info(args.dataset)["name"]
+    threshold_for(exercise.name, dataset)  # before spending minutes on the reference run
+    dest = grading.course().dir / "demo"
+    build(exercise, dataset, dest)
+    grading.print_summary(grading.grade(exercise.name, dest, dataset), exercise.name)

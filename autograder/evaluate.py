@@ -1,0 +1,255 @@
+"""Evaluate one saved model on the held-out test split, in a separate, limited process.
+
+    python -m autograder.evaluate --exercise mlp --model PATH --dataset NAME [--memory-mb N]
+
+loads the model with ``keras.saving.load_model(path, safe_mode=True, compile=False)`` (no student
+code runs: a ``Lambda`` layer or an unknown custom class is refused), checks its input and output
+shapes, predicts the test split that the grader reads from the course's prepared data (never
+anything from the student) and prints one JSON line: ``accuracy``, its Wilson 95% interval
+``low``/``high`` and ``n`` (test tracks), or ``problem`` and ``message``.
+
+:func:`evaluate_submission` runs that process with a wall-clock timeout and a memory limit and
+turns what happened into a :class:`Result` with a score. **Score rule:** full points at or above
+the exercise's threshold, none at or below chance, linear in between.
+
+Memory limit: ``RLIMIT_DATA`` (private writable memory: heap, tensors, thread stacks), set by the
+child itself before it imports anything heavy. ``RLIMIT_AS`` is too blunt for TensorFlow: it
+reserves address space it never touches (grading the chapter 3 MLP: 2.3 GB of address space for
+660 MB resident, and more with more cores), so an AS limit fails healthy models. Measured on
+2 cores (TF 2.21, CPU): the MLP needs ``RLIMIT_DATA`` of 600 MB (530 MB used); at 500 MB TensorFlow
+cannot start its threads, at 300 MB Python cannot import it. A model that needs more than the
+limit fails with TensorFlow's OOM error, reported as *out of memory*. (The limit is not set in a
+``preexec_fn``: that is unsafe when the parent has threads, as it does once TensorFlow is
+imported.) The child sees no GPU, so a score is the same on every machine.
+"""
+import argparse
+import importlib
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder import exercises
+from autograder.reference import THRESHOLDS
+
+TIMEOUT_S = 300
+MEMORY_MB = 4096
+_MEMORY_ERRORS = re.compile(r"MemoryError|ResourceExhausted|OOM when allocating|bad_alloc|"
+                            r"pthread_create|Cannot allocate memory")
+_TF_NOISE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} |\*\*\* |\s*@ )")
+
+
+class ModelProblem(Exception):
+    """Why a submitted model cannot be graded: ``problem`` (a short code) and a message."""
+
+    def __init__(self, problem, message):
+        super().__init__(message)
+        self.problem, self.message = problem, message
+
+
+def check_file(path):
+    """The model file exists and is a ``.keras`` archive (a zip), or :class:`ModelProblem`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelProblem("missing", f"no {path.name} in {path.parent}: run the notebook to the "
+                                      f"end, its last step saves the model as {path.name}")
+    if not zipfile.is_zipfile(path):
+        raise ModelProblem("unreadable", f"{path.name} is not a Keras model file (a .keras zip "
+                                         "archive): save it with model.save(...) and hand it in "
+                                         "unchanged")
+
+
+def load_model(path, exercise):
+    """Load a submitted model in safe mode, or raise :class:`ModelProblem`."""
+    check_file(path)
+    import keras
+
+    for module in exercise.custom_modules:  # the course's own registered layers
+        importlib.import_module(module)
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as err:  # anything a broken or hostile file can raise
+        text = str(err)
+        if "safe_mode" in text:
+            raise ModelProblem("unsafe", f"{Path(path).name} was refused by Keras' safe mode: "
+                                         "it holds Python code (a Lambda layer?). Use Keras' "
+                                         "built-in layers and genrelab's registered layers.")
+        unknown = re.search(r"Could not locate (?:class|function) '([^']+)'", text)
+        if unknown:
+            raise ModelProblem("unsafe", f"{Path(path).name} uses '{unknown.group(1)}', code the "
+                                         "grader does not run: use Keras' built-in layers and "
+                                         "genrelab's registered layers.")
+        raise ModelProblem("unreadable", f"{Path(path).name} cannot be loaded as a Keras model: "
+                                         f"{type(err).__name__}: {text.splitlines()[0][:300]}")
+
+
+def check_shapes(model, exercise):
+    """The model takes one batch of the exercise's inputs and outputs one probability per genre."""
+    want_in, want_out = exercise.expected_shapes
+    try:
+        got_in, got_out = model.input_shape, model.output_shape
+    except (AttributeError, ValueError) as err:
+        raise ModelProblem("shape", f"the model has no fixed input/output shape ({err})")
+    if got_in != want_in or got_out != want_out:
+        raise ModelProblem("shape", f"the grader's {exercise.name} model expects input {want_in} "
+                                    f"({exercise.inputs}) and output {want_out} (one probability "
+                                    f"per genre); this one has input {got_in} and output {got_out}")
+
+
+def measure(model, exercise, dataset):
+    """Accuracy on the held-out test split, per track: ``{accuracy, low, high, n}``."""
+    import numpy as np
+    import pandas as pd
+
+    from genrelab.evaluation import accuracy_interval, song_level
+
+    X, y, tracks = exercise.test_split(dataset)
+    probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
+    if not np.all(np.isfinite(probs)):
+        bad = int((~np.isfinite(probs)).any(axis=tuple(range(1, probs.ndim))).sum())
+        raise ModelProblem("nan", f"the model outputs NaN or infinite values for {bad} of "
+                                  f"{len(X)} test examples")
+    ids, track_probs = song_level(probs, tracks)
+    truth = pd.Series(y, index=tracks).groupby(level=0).first().loc[ids]
+    acc, low, high = accuracy_interval(truth.to_numpy(), track_probs.argmax(axis=1))
+    return {"accuracy": acc, "low": low, "high": high, "n": len(ids)}
+
+
+def main(argv=None):
+    """The child process: load, check, measure, print one JSON line."""
+    parser = argparse.ArgumentParser(prog="python -m autograder.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--exercise", required=True)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--memory-mb", type=int, default=MEMORY_MB)
+    args = parser.parse_args(argv)
+    limit = args.memory_mb << 20
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    exercise = exercises.get(args.exercise)
+    try:
+        model = load_model(args.model, exercise)
+        check_shapes(model, exercise)
+        outcome = measure(model, exercise, args.dataset)
+    except ModelProblem as problem:
+        outcome = {"problem": problem.problem, "message": problem.message}
+    print(json.dumps(outcome), flush=True)
+
+
+def threshold_for(exercise, dataset):
+    """``{threshold, chance, rule, provenance}`` of an exercise on a data set, from
+    ``autograder/thresholds.json`` (or ``$GENRELAB_THRESHOLDS``: tests use provisional ones)."""
+    path = Path(os.environ.get("GENRELAB_THRESHOLDS") or THRESHOLDS)
+    table = json.loads(path.read_text()) if path.is_file() else {}
+    try:
+        return table[exercise][dataset]
+    except KeyError:
+        raise exercises.GradingSetupError(
+            f"no threshold for {exercise} on the '{dataset}' data set in {path}: measure it "
+            f"with `python -m autograder reference {exercise} --protocol {dataset}:default`, "
+            "then `python -m autograder thresholds`")
+
+
+def score(accuracy, threshold, chance, points):
+    """Full points at or above the threshold, 0 at or below chance, linear in between."""
+    return points * min(1.0, max(0.0, (accuracy - chance) / (threshold - chance)))
+
+
+@dataclass
+class Result:
+    """The outcome of grading one model. ``status`` is ``ok`` or ``error``; on error,
+    ``problem`` is one of missing, unreadable, unsafe, shape, nan, timeout, memory, crash."""
+    exercise: str
+    dataset: str
+    status: str
+    threshold: float
+    chance: float
+    rule: str
+    provenance: str
+    points: float
+    score: float = 0.0
+    message: str = None
+    problem: str = None
+    accuracy: float = None
+    low: float = None
+    high: float = None
+    n: int = None
+    seconds: float = None
+
+    def report(self):
+        """Markdown for the student: accuracy, interval, threshold, score and why."""
+        lines = [f"**Model score: {self.score:.2f} of {self.points:g} points.** {self.message}", "",
+                 f"- Threshold for full points on the '{self.dataset}' data set: "
+                 f"{self.threshold:.2f}; chance: {self.chance:.2f}. Full points at or above the "
+                 "threshold, none at or below chance, linear in between.",
+                 f"- How the threshold was set: {self.rule}.",
+                 f"- Measured by: {self.provenance}."]
+        return "\n".join(lines) + "\n"
+
+
+def evaluate_submission(exercise, submission_dir, dataset=None, timeout=TIMEOUT_S,
+                        memory_mb=MEMORY_MB):
+    """Grade the model in ``submission_dir`` in a separate process limited to ``timeout`` seconds
+    of wall-clock time and ``memory_mb`` MiB of data memory; returns a :class:`Result`.
+    ``dataset`` defaults to the prepared data set the course uses (``GENRELAB_DATASET`` or the
+    audio found). Raises :class:`exercises.GradingSetupError` or
+    :class:`genrelab.dataset.DataNotFound` for instructor-side problems only."""
+    from genrelab.dataset import dataset_info
+
+    if isinstance(exercise, str):
+        exercise = exercises.get(exercise)
+    dataset = dataset_info(dataset)["name"]
+    limits = threshold_for(exercise.name, dataset)
+    path = Path(submission_dir).resolve() / exercise.model_file
+    start = time.perf_counter()
+    try:
+        check_file(path)
+        outcome = _run_child(exercise, path, dataset, timeout, memory_mb)
+    except ModelProblem as problem:
+        outcome = {"problem": problem.problem, "message": problem.message}
+    result = Result(exercise.name, dataset, "error" if "problem" in outcome else "ok",
+                    points=exercise.points, seconds=round(time.perf_counter() - start, 1),
+                    **{k: limits[k] for k in ("threshold", "chance", "rule", "provenance")},
+                    **outcome)
+    if result.status == "ok":
+        result.score = round(score(result.accuracy, result.threshold, result.chance,
+                                   result.points), 2)
+        result.message = (f"Test accuracy {result.accuracy:.3f} (95% interval {result.low:.3f}-"
+                          f"{result.high:.3f}, {result.n} test tracks): "
+                          f"{'at or above' if result.accuracy >= result.threshold else 'below'} "
+                          f"the threshold {result.threshold:.2f}.")
+    return result
+
+
+def _run_child(exercise, path, dataset, timeout, memory_mb):
+    """Run :func:`main` in a fresh, isolated interpreter (``-I``: the submission folder is never
+    on its import path); its JSON line, or a :class:`ModelProblem`."""
+    cmd = [sys.executable, "-I", "-m", "autograder.evaluate", "--exercise", exercise.name,
+           "--model", str(path), "--dataset", dataset, "--memory-mb", str(memory_mb)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ModelProblem("timeout", f"evaluating the model took longer than {timeout:g} s "
+                                      "(the limit) and was stopped")
+    if proc.returncode == 0 and proc.stdout.strip():
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    if _MEMORY_ERRORS.search(proc.stderr) or proc.returncode == -signal.SIGKILL:  # OOM killer
+        raise ModelProblem("memory", f"evaluating the model ran out of memory (limit "
+                                     f"{memory_mb} MiB)")
+    lines = [l for l in proc.stderr.splitlines() if l.strip() and not _TF_NOISE.match(l)]
+    how = (f"killed by signal {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
+           else f"exit status {proc.returncode}")
+    raise ModelProblem("crash", f"evaluating the model crashed ({how})"
+                                + (f": {lines[-1][:300]}" if lines else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The gradable exercises: what a submission holds and how the grader reads its held-out data.
+
+A later chapter adds one :class:`Exercise` to :data:`EXERCISES` (and, for a new kind of input,
+one loader to :data:`INPUTS`): e.g. the LSTM on ``mfcc`` segments, the CNN on ``logmel``
+segments. Every loader returns one row per example with the example's track, and the grader
+averages a track's probabilities (:func:`genrelab.evaluation.song_level`), so segment models are
+scored per song like the 30 s feature models.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+from genrelab import GENRES
+from genrelab.dataset import load_table, xy
+from genrelab.features import FEATURE_COLUMNS
+
+
+class GradingSetupError(Exception):
+    """An instructor-side problem (unknown exercise, no submissions, no threshold): the message
+    says what to run. Never raised for a student's broken submission."""
+
+
+def features_30s(dataset):
+    """The test split of the 30 s feature table: raw features (float32, FEATURE_COLUMNS order)."""
+    table = load_table("30s", dataset)
+    X, y = xy(table, "test")
+    return X, y, table.track_id[table.split == "test"].to_numpy()
+
+
+INPUTS = {"features_30s": features_30s}
+"""Input kind -> ``loader(dataset) -> (X, y, track_ids)`` of the held-out test split."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str                  # nbgrader assignment id, and the folder name of a submission
+    notebook: str              # the notebook a submission holds
+    model_file: str            # the model the notebook saves next to itself
+    inputs: str                # a key of INPUTS
+    input_shape: tuple         # one example, without the batch dimension
+    custom_modules: tuple      # modules registering the custom layers a model may use
+    task_id: str = "model_accuracy"  # the nbgrader task cell that receives the model score
+    points: float = 10.0
+
+    @property
+    def notebook_id(self):
+        return Path(self.notebook).stem
+
+    @property
+    def expected_shapes(self):
+        """``(input, output)`` shapes a model must have, batch dimension ``None``."""
+        return (None, *self.input_shape), (None, len(GENRES))
+
+    def test_split(self, dataset):
+        """``(X, y, track_ids)`` of the held-out test split of a prepared data set."""
+        return INPUTS[self.inputs](dataset)
+
+
+EXERCISES = {e.name: e for e in [
+    Exercise("mlp", notebook="mlp.ipynb", model_file="model.keras", inputs="features_30s",
+             input_shape=(len(FEATURE_COLUMNS),), custom_modules=("genrelab.mlp",)),
+]}
+
+
+def get(name):
+    """The exercise called ``name``."""
+    try:
+        return EXERCISES[name]
+    except KeyError:
+        raise GradingSetupError(f"unknown exercise '{name}' (known: {', '.join(EXERCISES)})")
+
+
+def for_submission(folder, name=None):
+    """The exercise ``name``, or else the one a submission folder is named after."""
+    name = name or Path(folder).resolve().name
+    if name not in EXERCISES:
+        raise GradingSetupError(f"{folder}: name the exercise (--exercise, one of "
+                                f"{', '.join(EXERCISES)})")
+    return EXERCISES[name]

@@ -1,0 +1,205 @@
+"""The autograder on tiny Keras models built here, graded on a tiny prepared-like data set written
+to a temporary folder, against a provisional threshold written for these tests only."""
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autograder import __main__ as cli
+from autograder import evaluate, exercises
+from genrelab import GENRES
+from genrelab.features import FEATURE_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_TRACKS_PER_GENRE = 3
+PROVISIONAL = {"threshold": 0.5, "chance": 0.1, "rule": "a provisional rule for the tests",
+               "provenance": "tests/test_autograder.py, not a measurement"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """``prepared/tiny``: genre ``g``'s tracks have feature ``g`` = 1 and features 0-9 otherwise
+    0, so a model reading the first ten features is exactly right."""
+    rng = np.random.default_rng(0)
+    rows, splits = [], []
+    for g, genre in enumerate(GENRES):
+        for i, split in enumerate(["train", "valid"] + ["test"] * TEST_TRACKS_PER_GENRE):
+            x = rng.normal(size=len(FEATURE_COLUMNS))
+            x[:10] = np.eye(10)[g]
+            rows.append([f"{genre}.{i:05d}.wav", 661794, *x, genre])
+            splits.append([f"{genre}.{i:05d}", genre, split])
+    out = tmp_path_factory.mktemp("data") / "prepared" / "tiny"
+    out.mkdir(parents=True)
+    pd.DataFrame(rows, columns=["filename", "length", *FEATURE_COLUMNS, "label"]).to_csv(
+        out / "features_30_sec.csv", index=False)
+    pd.DataFrame(splits, columns=["track_id", "genre", "split"]).to_csv(out / "splits.csv",
+                                                                       index=False)
+    (out / "dataset.json").write_text(json.dumps({"name": "tiny"}))
+    return out.parents[1]
+
+
+@pytest.fixture(autouse=True)
+def course(data_dir, tmp_path, monkeypatch):
+    """Tiny data, a temporary course folder and a provisional threshold; never the real ones."""
+    monkeypatch.setenv("GENRELAB_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("GENRELAB_DATASET", "tiny")
+    monkeypatch.setenv("GENRELAB_COURSE_DIR", str(tmp_path / "course"))
+    thresholds = tmp_path / "thresholds.json"
+    thresholds.write_text(json.dumps({"mlp": {"tiny": PROVISIONAL}}))
+    monkeypatch.setenv("GENRELAB_THRESHOLDS", str(thresholds))
+    return tmp_path / "course"
+
+
+def dense_model(kernel, bias, n_inputs=len(FEATURE_COLUMNS)):
+    import keras
+
+    model = keras.Sequential([keras.Input((n_inputs,)),
+                              keras.layers.Dense(len(GENRES), activation="softmax")])
+    model.layers[-1].set_weights([np.asarray(kernel, np.float32), np.asarray(bias, np.float32)])
+    return model
+
+
+def good_model():
+    """Reads the genre off the first ten features: always right."""
+    kernel = np.zeros((len(FEATURE_COLUMNS), len(GENRES)))
+    kernel[:10] = 10 * np.eye(10)
+    return dense_model(kernel, np.zeros(10))
+
+
+def bad_model():
+    """Always says blues: right for one track in ten."""
+    return dense_model(np.zeros((len(FEATURE_COLUMNS), len(GENRES))), np.eye(10)[0])
+
+
+def lambda_model():
+    import keras
+
+    return keras.Sequential([keras.Input((len(FEATURE_COLUMNS),)), keras.layers.Lambda(lambda x: x),
+                             keras.layers.Dense(len(GENRES), activation="softmax")])
+
+
+def submit(tmp_path, model=None, content=None):
+    """A submission folder holding ``model`` saved as model.keras, or ``content`` bytes."""
+    folder = tmp_path / "mlp"
+    folder.mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        model.save(folder / "model.keras")
+    if content is not None:
+        (folder / "model.keras").write_bytes(content)
+    return folder
+
+
+def test_score_is_full_at_the_threshold_zero_at_chance_linear_between():
+    assert evaluate.score(0.8, 0.5, 0.1, 10) == 10
+    assert evaluate.score(0.5, 0.5, 0.1, 10) == 10
+    assert evaluate.score(0.3, 0.5, 0.1, 10) == pytest.approx(5)
+    assert evaluate.score(0.1, 0.5, 0.1, 10) == 0
+    assert evaluate.score(0.0, 0.5, 0.1, 10) == 0
+
+
+def test_good_model_gets_full_points(tmp_path):
+    result = evaluate.evaluate_submission("mlp", submit(tmp_path, good_model()))
+    assert result.status == "ok", result.message
+    assert result.accuracy == 1.0 and result.n == 10 * TEST_TRACKS_PER_GENRE
+    assert result.low < 1.0 == pytest.approx(result.high)
+    assert result.score == 10 and result.threshold == 0.5
+    report = result.report()
+    assert "1.000" in report and "0.50" in report and PROVISIONAL["provenance"] in report
+
+
+def test_bad_model_scores_zero_below_threshold(tmp_path):
+    result = evaluate.evaluate_submission("mlp", submit(tmp_path, bad_model()))
+    assert result.status == "ok"
+    assert result.accuracy == pytest.approx(0.1) and result.score == 0
+    assert "below the threshold 0.50" in result.message
+
+
+@pytest.mark.parametrize("content, problem, words", [
+    (None, "missing", "no model.keras"),
+    (b"not a model", "unreadable", "not a Keras model file"),
+    (b"PK\x03\x04 a truncated zip", "unreadable", "not a Keras model file"),
+])
+def test_missing_or_corrupt_file_is_an_error_with_zero_points(tmp_path, content, problem, words):
+    result = evaluate.evaluate_submission("mlp", submit(tmp_path, content=content))
+    assert (result.status, result.problem, result.score) == ("error", problem, 0)
+    assert words in result.message
+
+
+def test_lambda_layer_is_refused_by_safe_mode(tmp_path):
+    result = evaluate.evaluate_submission("mlp", submit(tmp_path, lambda_model()))
+    assert (result.status, result.problem) == ("error", "unsafe")
+    assert "safe mode" in result.message and "Lambda" in result.message
+
+
+def test_wrong_input_shape_is_explained(tmp_path):
+    model = dense_model(np.zeros((40, 10)), np.zeros(10), n_inputs=40)
+    result = evaluate.evaluate_submission("mlp", submit(tmp_path, model))
+    assert (result.status, result.problem) == ("error", "shape")
+    assert "expects input (None, 57)" in result.message and "(None, 40)" in result.message
+
+
+def test_nan_outputs_are_an_error(tmp_path):
+    model = dense_model(np.zeros((len(FEATURE_COLUMNS), 10)), np.full(10, np.nan))
+    result = evaluate.evaluate_submission("mlp", submit(tmp_path, model))
+    assert (result.status, result.problem) == ("error", "nan")
+
+
+def test_timeout_stops_the_evaluation(tmp_path):
+    result = evaluate.evaluate_submission("mlp", submit(tmp_path, good_model()), timeout=1)
+    assert (result.status, result.problem) == ("error", "timeout")
+    assert "longer than 1 s" in result.message
+
+
+def test_memory_limit_stops_a_model_that_needs_too_much(tmp_path):
+    import keras
+
+    hog = keras.Sequential([keras.Input((len(FEATURE_COLUMNS),)),
+                            keras.layers.RepeatVector(1_000_000),  # 228 MB per test track
+                            keras.layers.GlobalAveragePooling1D(),
+                            keras.layers.Dense(len(GENRES), activation="softmax")])
+    result = evaluate.evaluate_submission("mlp", submit(tmp_path, hog), memory_mb=2000)
+    assert (result.status, result.problem) == ("error", "memory")
+    assert "out of memory (limit 2000 MiB)" in result.message
+
+
+def test_unknown_exercise_and_missing_threshold_are_instructor_errors(tmp_path, monkeypatch):
+    with pytest.raises(exercises.GradingSetupError, match="unknown exercise 'lstm'"):
+        evaluate.evaluate_submission("lstm", tmp_path)
+    monkeypatch.setenv("GENRELAB_THRESHOLDS", str(tmp_path / "none.json"))
+    with pytest.raises(exercises.GradingSetupError, match="python -m autograder thresholds"):
+        evaluate.evaluate_submission("mlp", tmp_path)
+
+
+def test_grade_command_exits_nonzero_only_for_instructor_errors(tmp_path, capsys):
+    assert cli.main(["grade", "lstm", "--submissions", str(tmp_path)]) == 2
+    assert cli.main(["grade", "mlp", "--submissions", str(tmp_path)]) == 2
+    assert cli.main(["grade", "mlp", "--submissions", str(tmp_path), "--dataset", "none"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown exercise 'lstm'" in err and f"no submissions of mlp in {tmp_path}" in err
+    assert "python -m data_scripts prepare" in err
+
+
+def run(*args):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def test_check_command_runs_the_submission_checks(tmp_path):
+    good = run("-m", "autograder", "check", str(submit(tmp_path / "good", good_model())))
+    missing = run("-m", "autograder", "check", str(submit(tmp_path / "missing")))
+    assert missing.returncode == 1 and "no model.keras" in missing.stdout
+    assert "4 failed" in missing.stdout
+    assert good.returncode == 0 and "4 passed" in good.stdout, good.stdout
+
+
+def test_submission_checks_skip_without_a_submission_and_stay_out_of_the_project_tests():
+    proc = run("-m", "pytest", "autograder", "-q", "-p", "no:cacheprovider")
+    assert proc.returncode == 0 and "4 skipped" in proc.stdout
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert config["testpaths"] == ["tests"]
