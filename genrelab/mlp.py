@@ -9,6 +9,7 @@ lives *inside* the model (a ``Normalization`` layer adapted on the training spli
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no start-up notice on stderr
 
 import keras  # noqa: E402
 

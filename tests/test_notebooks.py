@@ -1,0 +1,160 @@
+"""The nbgrader exercises: each student version in ``exercises/`` is what ``nbgrader
+generate_assignment`` makes of its source in ``solutions/``; both are committed without outputs;
+the reference solution passes its own tests (``nbgrader validate``, on the embedded sample set);
+the student version passes none of them (``nbgrader validate --invert``); and the model the
+solution saves loads in Keras' safe mode, as the autograder loads it.
+
+The validation tests train models (about a minute each on 2 cores) and share the sample-set
+fixture of ``conftest.py`` with the autograder's tests.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NBGRADER = Path(sys.executable).with_name("nbgrader")
+ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir()
+                     if p.is_dir() and any(p.glob("*.ipynb")))
+VOLATILE_CELL_METADATA = {"execution", "collapsed", "scrolled", "trusted", "jp-MarkdownHeadingCollapsed"}
+
+
+def nbgrader(*args, cwd, env):
+    """Run nbgrader from ``cwd`` (where it finds ``nbgrader_config.py``); stdout and stderr."""
+    command = [str(NBGRADER)] if NBGRADER.exists() else [sys.executable, "-m", "nbgrader"]
+    # nbgrader calls other tools of its environment (alembic for the gradebook) by name.
+    env = {**env, "PATH": os.pathsep.join([str(NBGRADER.parent), env.get("PATH", "")])}
+    done = subprocess.run(command + list(args), cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=1200)
+    return done.returncode, done.stdout + done.stderr
+
+
+def notebooks(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.ipynb")
+                  if ".ipynb_checkpoints" not in p.parts)
+
+
+def comparable(path):
+    """A notebook as a comparable structure: cell types, sources and metadata, without the
+    fields Jupyter changes by itself (cell ids, execution timings, collapsed state)."""
+    nb = json.loads(Path(path).read_text())
+    cells = [{"cell_type": c["cell_type"], "source": "".join(c["source"]),
+              "metadata": {k: v for k, v in c.get("metadata", {}).items()
+                           if k not in VOLATILE_CELL_METADATA}}
+             for c in nb["cells"]]
+    meta = {k: v for k, v in nb.get("metadata", {}).items() if k in ("kernelspec", "nbgrader")}
+    return {"metadata": meta, "cells": cells}
+
+
+def outputs_of(path):
+    nb = json.loads(Path(path).read_text())
+    return [(i, c.get("outputs"), c.get("execution_count")) for i, c in enumerate(nb["cells"])
+            if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+
+
+def test_there_are_exercises():
+    assert "mlp" in ASSIGNMENTS
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_committed_notebooks_have_no_outputs(assignment):
+    for folder in ("solutions", "exercises"):
+        for name in notebooks(ROOT / folder / assignment):
+            assert outputs_of(ROOT / folder / assignment / name) == [], (
+                f"{folder}/{assignment}/{name} has outputs: clear them before committing")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_version_is_generated_from_the_source(assignment, tmp_path):
+    """Regenerating the exercise from its source, in a throw-away copy of the course, gives the
+    committed student version: run ``nbgrader generate_assignment ASSIGNMENT --force`` from the
+    project root after editing a source notebook."""
+    course = tmp_path / "course-copy"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions" / assignment, course / "solutions" / assignment,
+                    ignore=shutil.ignore_patterns("model.keras", ".ipynb_checkpoints"))
+    env = {**os.environ, "GENRELAB_COURSE_DIR": str(tmp_path / "gradebook")}
+    rc, out = nbgrader("generate_assignment", assignment, "--force", cwd=course, env=env)
+    assert rc == 0, out
+    generated, committed = course / "exercises" / assignment, ROOT / "exercises" / assignment
+    assert notebooks(generated) == notebooks(committed), "the exercise folder's notebooks differ"
+    for name in notebooks(generated):
+        assert comparable(committed / name) == comparable(generated / name), (
+            f"exercises/{assignment}/{name} is out of date: run "
+            f"`nbgrader generate_assignment {assignment} --force` from the project root")
+
+
+@pytest.fixture(scope="session")
+def sample_env(request, tmp_path_factory):
+    """Environment for nbgrader runs: the embedded sample set only, a throw-away course folder."""
+    if not (ROOT / "data_scripts" / "synthetic.py").is_file():
+        pytest.skip("data_scripts/synthetic.py (the embedded sample set) does not exist yet, "
+                    "so there is no data set to run the notebooks on")
+    data = request.getfixturevalue("synthetic_data")  # conftest.py: made and prepared once
+    return {**os.environ, "GENRELAB_DATA_DIR": str(data),
+            "GENRELAB_AUDIO": str(data / "synthetic"), "GENRELAB_DATASET": "synthetic",
+            "GENRELAB_COURSE_DIR": str(tmp_path_factory.mktemp("course")),
+            "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def validate(folder, assignment, sample_env, tmp_path_factory, *flags):
+    """``nbgrader validate`` on a copy of an exercise folder (so that nothing the notebook writes,
+    like model.keras, lands in the project); returns the copy and nbgrader's output."""
+    work = tmp_path_factory.mktemp(f"{folder}-{assignment}") / assignment
+    shutil.copytree(ROOT / folder / assignment, work,
+                    ignore=shutil.ignore_patterns("model.keras", ".ipynb_checkpoints"))
+    outputs = []
+    for name in notebooks(work):
+        rc, out = nbgrader("validate", *flags, str(work / name), cwd=ROOT, env=sample_env)
+        assert rc == 0, out
+        outputs.append(out)
+    return work, "\n".join(outputs)
+
+
+@pytest.fixture(scope="module")
+def validated_solutions(sample_env, tmp_path_factory):
+    return {a: validate("solutions", a, sample_env, tmp_path_factory) for a in ASSIGNMENTS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_passes_its_tests(assignment, validated_solutions):
+    _, out = validated_solutions[assignment]
+    assert "Success! Your notebook passes all the tests." in out, out
+    assert "VALIDATION FAILED" not in out, out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_version_passes_no_test(assignment, sample_env, tmp_path_factory):
+    """Every graded test cell fails on the unsolved notebook: no test is empty or trivially true."""
+    _, out = validate("exercises", assignment, sample_env, tmp_path_factory, "--invert")
+    assert "Success! The notebook does not pass any tests." in out, out
+    assert "NOTEBOOK PASSED ON" not in out, out
+
+
+@pytest.mark.slow
+def test_solution_model_loads_in_safe_mode(validated_solutions, sample_env, monkeypatch):
+    """The reference solution's model.keras loads as the autograder loads it and predicts
+    probabilities for the test split's raw features."""
+    for key in ("GENRELAB_DATA_DIR", "GENRELAB_AUDIO", "GENRELAB_DATASET",
+                "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS"):
+        monkeypatch.setenv(key, sample_env[key])
+    import keras
+    import numpy as np
+
+    import genrelab.mlp  # noqa: F401 (registers the custom layer LogCompress)
+    from genrelab import dataset
+
+    work, _ = validated_solutions["mlp"]
+    model = keras.saving.load_model(work / "model.keras", safe_mode=True, compile=False)
+    X_test, y_test = dataset.xy(dataset.load_table("30s"), "test")
+    probs = np.asarray(model(X_test, training=False))
+    assert probs.shape == (len(y_test), 10)
+    assert np.all(probs >= 0) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    assert np.mean(probs.argmax(axis=1) == y_test) > 0.3  # well above chance (0.1)
