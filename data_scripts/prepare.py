@@ -58,6 +58,13 @@ def _cache_file(cache, track_id, path):
     return cache / f"{track_id}-{tag}.npz"
 
 
+def _one_thread():
+    """Parallelism is over clips: one BLAS/OpenMP thread per worker, not cores x cores."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def _process(path, track_id, genre, cache, image_dir, bandlimit_hz):
     """One clip: compute, then write its cache file atomically. Returns an error or None."""
     try:
@@ -97,7 +104,7 @@ def prepare(audio_root=None, out=None, workers=None, bandlimit="auto", track_ids
                   for r in index.itertuples()]]
     problems = {}
     if len(todo):
-        with ProcessPoolExecutor(workers or os.cpu_count()) as pool:
+        with ProcessPoolExecutor(workers or os.cpu_count(), initializer=_one_thread) as pool:
             jobs = {pool.submit(_process, r.path, r.track_id, r.genre, cache, image_dir,
                                 settings["bandlimit_hz"]): r.track_id for r in todo.itertuples()}
             for job in tqdm(as_completed(jobs), total=len(jobs), desc=f"prepare {name}",
