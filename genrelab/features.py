@@ -77,12 +77,12 @@ def _median(x, size, axis):
     return np.moveaxis(bottleneck.move_median(padded, size, axis=-1)[..., size - 1:], -1, axis)
 
 
-def hpss(D, length):
+def hpss(D, length, S=None):
     """Harmonic and percussive signals, as ``librosa.effects.hpss(y)`` computes them (median
-    filters of 31 bins, soft masks of power 2), from an STFT ``D`` already at hand."""
+    filters of 31 bins, soft masks of power 2), from an STFT ``D`` (and ``|D|``) already at hand."""
     import librosa
 
-    S = np.abs(D)
+    S = np.abs(D) if S is None else S
     harm = _median(S, HPSS_KERNEL, axis=-1) ** 2
     perc = _median(S, HPSS_KERNEL, axis=-2) ** 2
     total = harm + perc
@@ -105,18 +105,23 @@ def _mean_var(x, axes):
     return [x.mean(axis=axes), x.var(axis=axes)]
 
 
-def table_features(y, sr=SR, D=None, db_mel=None):
+def spectra(y, sr=SR):
+    """``(D, magnitude, power, dB mel)`` of a signal: the one STFT and what follows from it."""
+    D = stft(y)
+    mag = np.abs(D)
+    power = mag ** 2
+    return D, mag, power, log_mel(power, sr)
+
+
+def table_features(y, sr=SR, spec=None):
     """The 57 Kaggle features of a signal, ``(57,)`` or ``(k, 57)`` for a batch ``(k, n)``.
 
-    Pass ``D`` (its STFT) and ``db_mel`` (:func:`log_mel` of it) when already computed.
+    Pass ``spec`` (:func:`spectra` of ``y``) when already computed.
     """
     import librosa
 
-    D = stft(y) if D is None else D
-    mag = np.abs(D)
-    power = mag ** 2
-    db_mel = log_mel(power, sr) if db_mel is None else db_mel
-    y_harm, y_perc = hpss(D, y.shape[-1])
+    D, mag, power, db_mel = spectra(y, sr) if spec is None else spec
+    y_harm, y_perc = hpss(D, y.shape[-1], mag)
     onset = librosa.onset.onset_strength(S=db_mel, sr=sr)
     per_frame = [
         _chroma(power, sr),
@@ -140,15 +145,13 @@ def clip_representations(y, sr=SR):
     Returns a dict: ``features_30s`` (57,), ``features_3s`` (k, 57), ``mfcc`` (k, 130, 13),
     ``logmel`` (k, 128, 130) segment arrays, and ``logmel_30s`` (128, frames) for the image.
     """
-    clip_D = stft(y)
-    clip_db = log_mel(np.abs(clip_D) ** 2, sr)
     seg = segments(y)
-    seg_D = stft(seg)
-    seg_db = log_mel(np.abs(seg_D) ** 2, sr)
+    clip_spec, seg_spec = spectra(y, sr), spectra(seg, sr)
+    seg_db = seg_spec[-1]
     return {
-        "features_30s": table_features(y, sr, clip_D, clip_db),
-        "features_3s": table_features(seg, sr, seg_D, seg_db),
+        "features_30s": table_features(y, sr, clip_spec),
+        "features_3s": table_features(seg, sr, seg_spec),
         "mfcc": np.swapaxes(mfcc(seg_db, N_MFCC_SEQUENCE), -1, -2).astype(np.float32),
         "logmel": seg_db.astype(np.float32),
-        "logmel_30s": clip_db.astype(np.float32),
+        "logmel_30s": clip_spec[-1].astype(np.float32),
     }
