@@ -10,6 +10,7 @@ Output, in ``data/prepared/<dataset>/``: ``features_30_sec.csv`` and ``features_
 columns of Kaggle's tables), ``mfcc_segments.npz``, ``logmel_segments.npz``, ``images/``,
 ``splits.csv``, ``problems.csv`` and ``dataset.json`` (what was made, from what, how).
 """
+import functools
 import hashlib
 import json
 import os
@@ -40,14 +41,28 @@ def settings_for(index, bandlimit="auto"):
             "bandlimit_hz": None if hz is None else int(hz)}
 
 
-def _save_image(db, path):
-    """A mel spectrogram as a colour PNG (magma, low frequencies at the bottom)."""
+@functools.cache
+def _magma():
+    """matplotlib's magma colour map as a 256-entry uint8 RGB table."""
     from matplotlib import colormaps
+
+    cmap = colormaps["magma"]
+    return (cmap(np.arange(cmap.N))[:, :3] * 255).astype(np.uint8)
+
+
+def _save_image(db, path):
+    """A mel spectrogram as a colour PNG (magma, low frequencies at the bottom).
+
+    The colours are those of ``colormaps["magma"](level)``, looked up the way matplotlib does
+    (level x 256, the top level kept in the last entry) from a uint8 table; PNG compression level
+    1 (files about 10% larger than level 6, written four times faster)."""
     from PIL import Image
 
+    table = _magma()
     level = np.clip((db - db.max() + features.TOP_DB) / features.TOP_DB, 0, 1)[::-1]
-    rgb = (colormaps["magma"](level)[..., :3] * 255).astype(np.uint8)
-    Image.fromarray(rgb).resize(IMAGE_SIZE, Image.BILINEAR).save(path)
+    index = np.minimum((level * len(table)).astype(np.int16), len(table) - 1)
+    Image.fromarray(table[index]).resize(IMAGE_SIZE, Image.BILINEAR).save(path,
+                                                                          compress_level=1)
 
 
 def _cache_file(cache, track_id, path):
@@ -104,6 +119,7 @@ def prepare(audio_root=None, out=None, workers=None, bandlimit="auto", track_ids
                   for r in index.itertuples()]]
     problems = {}
     if len(todo):
+        features.compile_kernels()  # once, before the workers fork
         with ProcessPoolExecutor(workers or os.cpu_count(), initializer=_one_thread) as pool:
             jobs = {pool.submit(_process, r.path, r.track_id, r.genre, cache, image_dir,
                                 settings["bandlimit_hz"]): r.track_id for r in todo.itertuples()}

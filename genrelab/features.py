@@ -8,6 +8,8 @@ own STFT); ``data_scripts/benchmark.py`` checks that and measures the speed-up.
 
 Shapes: a signal ``y`` may be one clip ``(n,)`` or a batch ``(k, n)`` (the segments of a clip).
 """
+import functools
+
 import numpy as np
 
 from genrelab import SR
@@ -66,29 +68,109 @@ def mfcc(db_mel, n_mfcc):
     return librosa.feature.mfcc(S=db_mel, n_mfcc=n_mfcc)
 
 
-def _median(x, size, axis):
-    """Exactly ``scipy.ndimage.median_filter(x, size, mode='reflect')`` along one axis, but a
-    moving median (bottleneck) instead of a sort per window: about 10x faster."""
-    import bottleneck
+LANES = 16
+"""Rows filtered side by side by :func:`_sliding_median` (one AVX-512 register of float32)."""
 
+
+def _sliding_median(x, size, out):
+    """Sliding median over axis 1 of ``x`` ``(groups, n + size - 1, LANES)``, LANES rows at once.
+
+    The window's values sit in a ring buffer with their ranks, ordered by (value, age). When a
+    value enters and the oldest leaves, every rank moves by the outcome of two comparisons, and
+    the median is the value whose rank is ``size // 2``: no sorting and no branch, the same few
+    operations on every lane, which the compiler turns into vector instructions.
+    """
     half = size // 2
-    x = np.moveaxis(x, axis, -1)
-    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(half, half)], mode="symmetric")
-    return np.moveaxis(bottleneck.move_median(padded, size, axis=-1)[..., size - 1:], -1, axis)
+    n_groups, _, lanes = x.shape
+    buf = np.empty((size, lanes), x.dtype)
+    rank = np.empty((size, lanes), np.int32)
+    count = np.empty(lanes, np.int32)
+    index = np.empty(lanes, np.int32)
+    for g in range(n_groups):
+        rows = x[g]
+        for i in range(size):
+            for lane in range(lanes):
+                buf[i, lane] = rows[i, lane]
+        for i in range(size):
+            for lane in range(lanes):
+                r = 0
+                for k in range(size):
+                    r += (buf[k, lane] < buf[i, lane]) | ((buf[k, lane] == buf[i, lane]) & (k < i))
+                rank[i, lane] = r
+        oldest = 0
+        for j in range(out.shape[1]):
+            if j > 0:
+                new, old = rows[j + size - 1], buf[oldest]
+                count[:] = 0
+                for i in range(size):
+                    b, r = buf[i], rank[i]
+                    for lane in range(lanes):
+                        r[lane] += (new[lane] < b[lane]) - (old[lane] <= b[lane])
+                        count[lane] += b[lane] <= new[lane]
+                for lane in range(lanes):
+                    rank[oldest, lane] = count[lane] - (old[lane] <= new[lane])
+                    buf[oldest, lane] = new[lane]
+                oldest = (oldest + 1) % size
+            index[:] = 0
+            for i in range(size):
+                r = rank[i]
+                for lane in range(lanes):
+                    index[lane] += i * (r[lane] == half)
+            for lane in range(lanes):
+                out[g, j, lane] = buf[index[lane], lane]
+    return out
 
 
-def hpss(D, length, S=None):
+@functools.cache
+def _compiled_median():
+    import numba
+
+    return numba.njit(cache=True, nogil=True)(_sliding_median)
+
+
+def compile_kernels():
+    """Compile the numba kernels now (a second or two, once per machine thanks to numba's
+    cache), e.g. before forking worker processes that would each compile them."""
+    _median(np.zeros((1, HPSS_KERNEL), np.float32), HPSS_KERNEL, -1)
+
+
+def _median(x, size, axis):
+    """Exactly ``scipy.ndimage.median_filter(x, size, mode='reflect')`` along one axis (odd
+    ``size``), about 2x faster than a moving median by heaps (bottleneck) and 20x faster than
+    scipy's sort per window."""
+    half = size // 2
+    moved = np.moveaxis(np.asarray(x), axis, -1)
+    shape, n = moved.shape, moved.shape[-1]
+    rows = moved.reshape(-1, n)
+    groups = -(-rows.shape[0] // LANES)
+    padded = np.zeros((groups * LANES, n + 2 * half), rows.dtype)
+    padded[: rows.shape[0]] = np.pad(rows, [(0, 0), (half, half)], mode="symmetric")
+    lanes = np.ascontiguousarray(padded.reshape(groups, LANES, -1).transpose(0, 2, 1))
+    out = np.empty((groups, n, LANES), rows.dtype)
+    _compiled_median()(lanes, size, out)
+    filtered = out.transpose(0, 2, 1).reshape(groups * LANES, n)[: rows.shape[0]]
+    return np.moveaxis(filtered.reshape(shape), -1, axis)
+
+
+def hpss(D, length, S=None, y=None):
     """Harmonic and percussive signals, as ``librosa.effects.hpss(y)`` computes them (median
-    filters of 31 bins, soft masks of power 2), from an STFT ``D`` (and ``|D|``) already at hand."""
+    filters of 31 bins, soft masks of power 2), from an STFT ``D`` (and ``|D|``, and the signal
+    ``y`` itself) already at hand."""
     import librosa
 
     S = np.abs(D) if S is None else S
-    harm = _median(S, HPSS_KERNEL, axis=-1) ** 2
-    perc = _median(S, HPSS_KERNEL, axis=-2) ** 2
-    total = harm + perc
+    harm = np.square(_median(S, HPSS_KERNEL, axis=-1))
+    total = np.square(_median(S, HPSS_KERNEL, axis=-2))
+    total += harm
     mask_h = np.divide(harm, total, out=np.full_like(harm, 0.5), where=total > 0)
-    return tuple(librosa.istft(D * m, n_fft=N_FFT, hop_length=HOP, length=length,
-                               dtype=np.float32) for m in (mask_h, 1 - mask_h))
+    y_harm = librosa.istft(D * mask_h, n_fft=N_FFT, hop_length=HOP, length=length,
+                           dtype=np.float32)
+    # The two masks sum to one and the inverse STFT is linear, so the percussive signal is the
+    # inverse STFT of D minus the harmonic one: the signal itself, which the Hann window at 75%
+    # overlap reconstructs exactly (to float32 rounding). One inverse STFT instead of two.
+    if y is None:
+        y = librosa.istft(D, n_fft=N_FFT, hop_length=HOP, length=length, dtype=np.float32)
+    return y_harm, y - y_harm
 
 
 def _chroma(power, sr):
@@ -121,13 +203,14 @@ def table_features(y, sr=SR, spec=None):
     import librosa
 
     D, mag, power, db_mel = spectra(y, sr) if spec is None else spec
-    y_harm, y_perc = hpss(D, y.shape[-1], mag)
+    y_harm, y_perc = hpss(D, y.shape[-1], mag, y)
     onset = librosa.onset.onset_strength(S=db_mel, sr=sr)
+    centroid = librosa.feature.spectral_centroid(S=mag, sr=sr)
     per_frame = [
         _chroma(power, sr),
         librosa.feature.rms(y=y),
-        librosa.feature.spectral_centroid(S=mag, sr=sr),
-        librosa.feature.spectral_bandwidth(S=mag, sr=sr),
+        centroid,
+        librosa.feature.spectral_bandwidth(S=mag, sr=sr, centroid=centroid),
         librosa.feature.spectral_rolloff(S=mag, sr=sr),
         librosa.feature.zero_crossing_rate(y),
     ]

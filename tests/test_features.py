@@ -58,3 +58,27 @@ def test_hpss_equals_librosa(clip):
     ref_harm, ref_perc = librosa.effects.hpss(clip)
     np.testing.assert_allclose(y_harm, ref_harm, atol=1e-5 * np.abs(ref_harm).max())
     np.testing.assert_allclose(y_perc, ref_perc, atol=1e-5 * np.abs(ref_perc).max())
+
+
+@pytest.mark.parametrize("shape, axis", [((1025, 140), -1), ((1025, 140), -2), ((3, 70, 45), 0),
+                                         ((3, 70, 45), 1), ((2, 5), -1), ((40, 3), -2)])
+def test_sliding_median_equals_scipy(shape, axis):
+    """The HPSS median kernel gives exactly the median filter with reflected edges -- scipy's
+    ``median_filter(mode='reflect')``, as librosa's HPSS uses it -- with ties, windows longer
+    than the axis and row counts that do not fill its lanes."""
+    from scipy.ndimage import median_filter
+
+    rng = np.random.default_rng(sum(shape))
+    x = np.abs(rng.standard_normal(shape)).astype(np.float32)
+    x[..., :3] = 0.0                               # ties at zero, as in silent frames
+    x.flat[::7] = np.round(x.flat[::7], 1)         # and elsewhere
+    k, half = features.HPSS_KERNEL, features.HPSS_KERNEL // 2
+    got = features._median(x, k, axis)
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (half, half)
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(x, pad, mode="symmetric"), k, axis)
+    assert np.array_equal(got, np.median(windows, axis=-1))
+    if x.shape[axis] >= k:  # (scipy 1.17 returns NaN where the window is longer than the axis)
+        size = [1] * x.ndim
+        size[axis] = k
+        assert np.array_equal(got, median_filter(x, size=tuple(size), mode="reflect"))
