@@ -1,9 +1,11 @@
 """``python -m autograder COMMAND``: grade a class, check one submission, grade a demo class.
 
     python -m autograder grade mlp --submissions course/submitted [--dataset NAME]
+    python -m autograder grade sound --submissions course/submitted  # no model: notebook tests
     python -m autograder check exercises/mlp     # a student's check before handing in
-    python -m autograder demo                    # a demo class, built and graded end to end
+    python -m autograder demo [--exercise features]  # a demo class, built and graded end to end
     python -m autograder reference mlp --protocol kaggle:fault-filtered --seeds 5
+    python -m autograder reference features --protocol gtzan-503:default --seeds 5
     python -m autograder thresholds              # thresholds.json from the recorded runs
 
 Exit status: 0 when the command ran (a batch with broken submissions included), 2 for an

@@ -1,12 +1,16 @@
 """``python -m autograder demo``: a demo class, built and graded end to end (``make course``).
 
-Four students hand in an exercise (``mlp`` by default) in ``<course>/demo/<student>/<exercise>/``:
+Four students hand in an exercise (``--exercise``, ``mlp`` by default; ``features`` and ``sound``
+are quicker) in ``<course>/demo/<student>/<exercise>/``:
 
 - ``reference``: the solution notebook, executed as a student runs it, so it saves its model;
 - ``untrained``: the blank student notebook, and a model of the right shapes that was never
   trained (below the threshold);
 - ``broken``: the blank notebook and a corrupt model file (a truncated copy of a real one);
 - ``missing``: the blank notebook and no model.
+
+An exercise without a model has three: ``reference``, ``blank`` (the student version, unsolved)
+and ``missing`` (a folder without the notebook).
 
 Then ``python -m autograder grade <exercise> --submissions <course>/demo``.
 """
@@ -19,6 +23,7 @@ from autograder.evaluate import threshold_for
 from autograder.exercises import GradingSetupError
 
 STUDENTS = ("reference", "untrained", "broken", "missing")
+NOTEBOOK_ONLY_STUDENTS = ("reference", "blank", "missing")
 
 
 def execute_notebook(source, folder, dataset, cell_timeout):
@@ -37,6 +42,7 @@ def execute_notebook(source, folder, dataset, cell_timeout):
 def untrained_model(exercise):
     """Right input and output shapes, random weights."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no start-up notice on stderr
     import keras
 
     from genrelab import GENRES
@@ -53,13 +59,17 @@ def build(exercise, dataset, dest):
     if not blank.is_file():
         raise GradingSetupError(f"{blank} is missing: run `nbgrader generate_assignment "
                                 f"{exercise.name}` first")
-    folders = {s: Path(dest) / s / exercise.name for s in STUDENTS}
+    students = STUDENTS if exercise.has_model else NOTEBOOK_ONLY_STUDENTS
+    folders = {s: Path(dest) / s / exercise.name for s in students}
     shutil.rmtree(dest, ignore_errors=True)
     for folder in folders.values():
         folder.mkdir(parents=True)
     print("running the reference solution ...", flush=True)
     execute_notebook(course.source / exercise.name / exercise.notebook, folders["reference"],
                      dataset, course.cell_timeout)
+    if not exercise.has_model:
+        shutil.copy(blank, folders["blank"])
+        return
     for student in STUDENTS[1:]:
         shutil.copy(blank, folders[student])
     untrained_model(exercise).save(folders["untrained"] / exercise.model_file)
@@ -68,7 +78,8 @@ def build(exercise, dataset, dest):
 
 
 def add_arguments(parser):
-    parser.add_argument("--exercise", default="mlp", help="default: mlp")
+    parser.add_argument("--exercise", default="mlp",
+                        help=f"one of {', '.join(exercises.EXERCISES)} (default: mlp)")
     parser.add_argument("--dataset", help="prepared data set (default: the course's)")
 
 
@@ -77,7 +88,8 @@ def main(args):
 
     exercise = exercises.get(args.exercise)
     dataset = dataset_info(args.dataset)["name"]
-    threshold_for(exercise.name, dataset)  # before spending minutes on the reference run
+    if exercise.has_model:
+        threshold_for(exercise.name, dataset)  # before spending minutes on the reference run
     dest = grading.course().dir / "demo"
     build(exercise, dataset, dest)
     grading.print_summary(grading.grade(exercise.name, dest, dataset), exercise.name)

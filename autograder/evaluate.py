@@ -205,6 +205,9 @@ def evaluate_submission(exercise, submission_dir, dataset=None, timeout=TIMEOUT_
 
     if isinstance(exercise, str):
         exercise = exercises.get(exercise)
+    if not exercise.has_model:
+        raise exercises.GradingSetupError(f"{exercise.name} has no model to evaluate: its grade "
+                                          "is its notebook's test score (nbgrader autograde)")
     dataset = dataset_info(dataset)["name"]
     limits = threshold_for(exercise.name, dataset)
     path = Path(submission_dir).resolve() / exercise.model_file

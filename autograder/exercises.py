@@ -1,6 +1,8 @@
 """The gradable exercises: what a submission holds and how the grader reads its held-out data.
 
-A later chapter adds one :class:`Exercise` to :data:`EXERCISES` (and, for a new kind of input,
+An exercise without a model (``model_file=None``, e.g. chapter 1's ``sound``) is graded on its
+notebook's tests alone. A later chapter adds one :class:`Exercise` to :data:`EXERCISES` (and, for
+a new kind of input,
 one loader to :data:`INPUTS`): e.g. the LSTM on ``mfcc`` segments, the CNN on ``logmel``
 segments. Every loader returns one row per example with the example's track, and the grader
 averages a track's probabilities (:func:`genrelab.evaluation.song_level`), so segment models are
@@ -34,12 +36,17 @@ INPUTS = {"features_30s": features_30s}
 class Exercise:
     name: str                  # nbgrader assignment id, and the folder name of a submission
     notebook: str              # the notebook a submission holds
-    model_file: str            # the model the notebook saves next to itself
-    inputs: str                # a key of INPUTS
-    input_shape: tuple         # one example, without the batch dimension
-    custom_modules: tuple      # modules registering the custom layers a model may use
+    model_file: str = None     # the model the notebook saves next to itself; None: no model
+    inputs: str = None         # a key of INPUTS
+    input_shape: tuple = ()    # one example, without the batch dimension
+    custom_modules: tuple = ()  # modules registering the custom layers a model may use
     task_id: str = "model_accuracy"  # the nbgrader task cell that receives the model score
     points: float = 10.0
+
+    @property
+    def has_model(self):
+        """Whether a submission holds a model that the grader evaluates (and scores)."""
+        return self.model_file is not None
 
     @property
     def notebook_id(self):
@@ -56,6 +63,10 @@ class Exercise:
 
 
 EXERCISES = {e.name: e for e in [
+    Exercise("sound", notebook="sound.ipynb"),  # chapter 1: notebook tests only, no model
+    Exercise("features", notebook="features.ipynb", model_file="model.keras",
+             inputs="features_30s", input_shape=(len(FEATURE_COLUMNS),),
+             custom_modules=("genrelab.mlp",)),
     Exercise("mlp", notebook="mlp.ipynb", model_file="model.keras", inputs="features_30s",
              input_shape=(len(FEATURE_COLUMNS),), custom_modules=("genrelab.mlp",)),
 ]}

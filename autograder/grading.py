@@ -15,6 +15,9 @@ and the saved model. For every student -- a broken submission never stops the ba
 6. ``course/grades/<exercise>.csv`` gets the student's row, and
    ``course/feedback/<student>/<exercise>/model_report.md`` the model's report.
 
+An exercise without a model (``model_file=None`` in :mod:`autograder.exercises`, e.g. chapter 1's
+``sound``) skips steps 3 and 4 and the model report: its grade is its notebook's test score.
+
 Folders and gradebook come from ``nbgrader_config.py`` (``GENRELAB_COURSE_DIR`` moves the course
 folder). Notebooks run with ``GENRELAB_DATASET`` set to the graded data set, so notebook and grader
 see the same data.
@@ -123,6 +126,37 @@ def record(course, exercise, student, result):
         return tests, gb.find_submission(exercise.name, student).score
 
 
+def record_notebook_only(course, exercise, student):
+    """For an exercise without a model: make sure the gradebook has the submission (nbgrader
+    could not create it for a submission without its notebook). Returns
+    ``(notebook score, total)``, which are the same."""
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
+
+    with Gradebook(course.db_url, course.id) as gb:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)
+            gb.update_or_create_student(student)
+            submission = gb.update_or_create_submission(exercise.name, student)
+        return submission.score, submission.score
+
+
+def grade_notebook_only(course, exercise, student, dataset, notes):
+    """Steps 5 and 6 for an exercise without a model, after ``nbgrader autograde``."""
+    from nbgrader.api import Gradebook
+
+    tests, total = record_notebook_only(course, exercise, student)
+    with Gradebook(course.db_url, course.id) as gb:
+        max_score = gb.find_assignment(exercise.name).max_score
+    ok, log = nbgrader("generate_feedback", exercise.name, "--student", student, "--force",
+                       dataset=dataset)
+    if not ok:
+        notes.append(f"No feedback was generated: {_nbgrader_error(log)}")
+    message = f"Notebook tests: {tests:g} of {max_score:g} points (this exercise has no model)."
+    return {"student": student, "notebook_score": tests, "total": total,
+            "status": "error" if notes else "ok", "message": " ".join([message, *notes])}
+
+
 def grade_student(course, exercise, student, dataset, timeout, memory_mb):
     """Steps 2 to 6 for one student whose submission is in the course's ``submitted/``."""
     notes = []
@@ -130,6 +164,8 @@ def grade_student(course, exercise, student, dataset, timeout, memory_mb):
                        dataset=dataset)
     if not ok:
         notes.append(f"The notebook could not be autograded: {_nbgrader_error(log)}")
+    if not exercise.has_model:
+        return grade_notebook_only(course, exercise, student, dataset, notes)
     result = evaluate_submission(exercise, course.submitted / student / exercise.name, dataset,
                                  timeout, memory_mb)
     tests, total = record(course, exercise, student, result)
@@ -159,7 +195,8 @@ def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMO
 
     exercise, here = exercises.get(exercise), course()
     dataset = dataset_info(dataset)["name"]
-    threshold_for(exercise.name, dataset)
+    if exercise.has_model:
+        threshold_for(exercise.name, dataset)
     submissions = Path(submissions)
     students = sorted(p.parent.name for p in submissions.glob(f"*/{exercise.name}") if p.is_dir())
     if not students:

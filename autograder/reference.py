@@ -1,8 +1,9 @@
 """Reference runs and the thresholds they set: ``python -m autograder reference|thresholds``.
 
-A reference run trains the course's reference model of an exercise (chapter 3:
-:func:`genrelab.mlp.honest_mlp`) with one seed on one data set and split, evaluates it on the
-held-out test split, and appends a record -- accuracy with its 95% interval, data (source, tracks,
+A reference run trains the course's reference model of an exercise (:data:`MODELS`: chapter 2's
+:func:`genrelab.baseline.logistic_regression` for ``features``, chapter 3's
+:func:`genrelab.mlp.honest_mlp` for ``mlp``) with one seed on one data set and split, evaluates it
+on the held-out test split, and appends a record -- accuracy with its 95% interval, data (source, tracks,
 split, table checksum), seed, epochs, time and hardware (the GPU if TensorFlow sees one, else the
 CPU) -- to ``autograder/results/<exercise>.json``. The same code runs on a GPU machine unchanged.
 
@@ -88,29 +89,50 @@ def protocol_table(protocol):
                    "split": split_name, "tracks": {k: int(v) for k, v in counts.items()}}
 
 
-def run_mlp(protocol, seed, **config):
-    """One reference run of the chapter 3 MLP. Returns the record."""
-    from genrelab import mlp
+MODELS = {
+    # exercise: (module, builder) of its reference model; builder(train_X, **config) returns a
+    # compiled Keras model taking the raw 57 features, trained with the module's ``fit``
+    "features": ("genrelab.baseline", "logistic_regression"),
+    "mlp": ("genrelab.mlp", "honest_mlp"),
+}
+"""The exercises with a reference model, and so with a measured threshold."""
 
+
+def run_reference(exercise, protocol, seed, **config):
+    """One reference run of an exercise's reference model (:data:`MODELS`). Returns the record."""
+    import importlib
+
+    module_name, builder = MODELS[exercise]
+    module = importlib.import_module(module_name)
     table, data = protocol_table(protocol)
     train, valid, test = (xy(table, s) for s in ("train", "valid", "test"))
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = mlp.honest_mlp(train[0], **config)
+    model = getattr(module, builder)(train[0], **config)
     start = time.perf_counter()
-    hist = mlp.fit(model, train, valid, seed=seed)
+    hist = module.fit(model, train, valid, seed=seed)
     seconds = time.perf_counter() - start
     pred = model.predict(test[0], verbose=0).argmax(axis=1)
     acc, low, high = evaluation.accuracy_interval(test[1], pred)
-    return {"exercise": "mlp", "protocol": protocol, "model": "genrelab.mlp.honest_mlp",
+    return {"exercise": exercise, "protocol": protocol, "model": f"{module_name}.{builder}",
             "config": config, "seed": seed, "data": data, "accuracy": acc,
             "interval95": [low, high], "epochs": len(hist.history["loss"]),
             "train_seconds": round(seconds, 1), "hardware": hardware(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
-RUNNERS = {"mlp": run_mlp}
+def run_mlp(protocol, seed, **config):
+    """One reference run of the chapter 3 MLP. Returns the record."""
+    return run_reference("mlp", protocol, seed, **config)
+
+
+def run_features(protocol, seed, **config):
+    """One reference run of the chapter 2 baseline (logistic regression). Returns the record."""
+    return run_reference("features", protocol, seed, **config)
+
+
+RUNNERS = {"features": run_features, "mlp": run_mlp}
 
 
 def load_records(exercise):

@@ -2,6 +2,7 @@
 to a temporary folder, against a provisional threshold written for these tests only."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -203,3 +204,78 @@ def test_submission_checks_skip_without_a_submission_and_stay_out_of_the_project
     assert proc.returncode == 0 and "4 skipped" in proc.stdout
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert config["testpaths"] == ["tests"]
+
+
+def quiz_notebook(solved=True):
+    """A tiny nbgrader source notebook without a model: one answer cell, two graded test cells
+    (2 points, and 1 point with a hidden test)."""
+    import nbformat
+
+    def meta(grade_id, solution=False, points=None):
+        m = {"grade": points is not None, "grade_id": grade_id, "locked": not solution,
+             "schema_version": 3, "solution": solution, "task": False}
+        return {"nbgrader": {**m, "points": points} if points is not None else m}
+
+    answer = ("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
+              if solved else "def add(a, b):\n    # YOUR CODE HERE\n    raise NotImplementedError()")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# A quiz without a model"),
+                nbformat.v4.new_code_cell(answer, metadata=meta("add", solution=True)),
+                nbformat.v4.new_code_cell("assert add(1, 2) == 3", metadata=meta("test_add", points=2)),
+                nbformat.v4.new_code_cell("assert add(0, 0) == 0\n### BEGIN HIDDEN TESTS\n"
+                                          "assert add(-4, 10) == 6\n### END HIDDEN TESTS",
+                                          metadata=meta("test_add_hidden", points=1))]
+    return nb
+
+
+def test_an_exercise_without_a_model_is_graded_on_its_notebook_tests(tmp_path, monkeypatch,
+                                                                     course):
+    """``grade`` for an exercise with ``model_file=None`` (like chapter 1's ``sound``): nbgrader
+    autograde, gradebook, feedback and the grades CSV, no model step and no threshold needed --
+    in a throw-away copy of the course layout holding a tiny quiz assignment."""
+    import nbformat
+
+    from autograder import grading
+    from nbgrader.api import Gradebook
+
+    project = tmp_path / "project"
+    (project / "solutions" / "quiz").mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", project)
+    nbformat.write(quiz_notebook(), project / "solutions" / "quiz" / "quiz.ipynb")
+    monkeypatch.setattr(grading, "ROOT", project)
+    monkeypatch.setitem(exercises.EXERCISES, "quiz", exercises.Exercise("quiz", "quiz.ipynb"))
+    monkeypatch.setenv("GENRELAB_THRESHOLDS", str(tmp_path / "none.json"))  # none needed
+    submissions = tmp_path / "submissions"
+    for student in ("solved", "blank", "missing"):
+        (submissions / student / "quiz").mkdir(parents=True)
+    nbformat.write(quiz_notebook(), submissions / "solved" / "quiz" / "quiz.ipynb")
+    nbformat.write(quiz_notebook(solved=False), submissions / "blank" / "quiz" / "quiz.ipynb")
+
+    grades = grading.grade("quiz", submissions).set_index("student")
+    assert (grades.loc["solved", ["notebook_score", "total"]] == 3).all()
+    assert grades.loc["solved", "status"] == "ok", grades.loc["solved", "message"]
+    assert "3 of 3 points" in grades.loc["solved", "message"]
+    assert (grades.loc["blank", ["notebook_score", "total"]] == 0).all()
+    assert grades.loc["missing", "total"] == 0 and grades.loc["missing", "status"] == "error"
+    assert grades[["model_accuracy", "model_score"]].isna().all().all()
+    assert (course / "grades" / "quiz.csv").is_file()
+    assert (course / "feedback" / "solved" / "quiz" / "quiz.html").is_file()
+    assert not (course / "feedback" / "solved" / "quiz" / "model_report.md").exists()
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "genre-lab") as gb:
+        assert gb.find_submission("quiz", "solved").score == 3
+    with pytest.raises(exercises.GradingSetupError, match="has no model"):
+        evaluate.evaluate_submission("quiz", submissions / "solved" / "quiz")
+
+
+def test_the_features_exercise_is_graded_like_the_mlp(tmp_path, monkeypatch):
+    """The chapter 2 baseline takes the same raw 57 features: the grader scores it the same way."""
+    thresholds = tmp_path / "features-thresholds.json"
+    thresholds.write_text(json.dumps({"features": {"tiny": PROVISIONAL}}))
+    monkeypatch.setenv("GENRELAB_THRESHOLDS", str(thresholds))
+    folder = tmp_path / "features"
+    folder.mkdir()
+    good_model().save(folder / "model.keras")
+    result = evaluate.evaluate_submission("features", folder)
+    assert (result.status, result.accuracy, result.score) == ("ok", 1.0, 10)
+    assert exercises.get("features").expected_shapes == ((None, 57), (None, 10))

@@ -25,14 +25,30 @@ def test_every_record_says_what_how_and_where(records):
             assert r["interval95"][0] <= r["accuracy"] <= r["interval95"][1]
 
 
-def test_graded_data_sets_have_five_seeds_and_a_threshold_below_every_run(records):
+@pytest.mark.parametrize("exercise", ["features", "mlp"])
+def test_graded_data_sets_have_five_seeds_and_a_threshold_below_every_run(records, exercise):
     table = reference.derive_thresholds(records)
-    assert {"synthetic", "gtzan"} <= set(table["mlp"])
-    summary = reference.summarize(records["mlp"])
-    for dataset, t in table["mlp"].items():
+    assert {"synthetic", "gtzan"} <= set(table[exercise])
+    summary = reference.summarize(records[exercise])
+    for dataset, t in table[exercise].items():
         protocol = reference.GRADED_PROTOCOL.get(dataset, f"{dataset}:default")
         assert len(summary[protocol]["seeds"]) >= 5
         assert t["chance"] < t["threshold"] <= summary[protocol]["min"]
+
+
+def test_every_exercise_with_a_model_has_a_reference_model_and_thresholds(records):
+    """A gradable model needs a measured threshold: every exercise whose submissions hold a model
+    has a reference model (``reference.MODELS``), recorded runs and thresholds."""
+    from autograder import exercises
+
+    with_model = {e.name for e in exercises.EXERCISES.values() if e.has_model}
+    assert with_model <= set(reference.MODELS) == set(reference.RUNNERS)
+    table = json.loads(reference.THRESHOLDS.read_text())
+    for exercise in with_model:
+        assert records[exercise], f"no reference runs of {exercise} in autograder/results/"
+        assert exercise in table, f"no thresholds for {exercise}: run `python -m autograder thresholds`"
+    for r in records["features"]:
+        assert r["exercise"] == "features" and r["model"] == "genrelab.baseline.logistic_regression"
 
 
 def test_the_rule_is_applied_as_stated():
