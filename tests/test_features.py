@@ -82,3 +82,16 @@ def test_sliding_median_equals_scipy(shape, axis):
         size = [1] * x.ndim
         size[axis] = k
         assert np.array_equal(got, median_filter(x, size=tuple(size), mode="reflect"))
+
+
+def test_rolloff_and_zero_crossing_rate_equal_librosa(clip):
+    """The two re-derived per-frame features give librosa's values, silence included."""
+    y = np.concatenate([clip[: SR * 2], np.zeros(SR // 2, np.float32), clip[-SR:]])
+    y[100:110] = 1e-12  # below librosa's zero threshold: counted as zero
+    batch = np.stack([y, -y])
+    for signal in (y, batch):
+        mag = np.abs(features.stft(signal))
+        np.testing.assert_array_equal(features._rolloff(mag, SR),
+                                      librosa.feature.spectral_rolloff(S=mag, sr=SR))
+        np.testing.assert_allclose(features._zero_crossing_rate(signal),
+                                   librosa.feature.zero_crossing_rate(signal), rtol=0, atol=1e-15)
