@@ -27,8 +27,11 @@ data: setup
 	  || $(PY) -m data_scripts synthetic
 	$(PY) -m data_scripts prepare
 
+# One student version per source notebook folder in solutions/ (nbgrader_config.py: source
+# solutions/ -> release exercises/).
 exercises: setup
-	$(VENV)/bin/nbgrader generate_assignment mlp --force
+	for assignment in $$(ls solutions); do \
+	  $(VENV)/bin/nbgrader generate_assignment $$assignment --force || exit 1; done
 
 book: setup
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .

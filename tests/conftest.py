@@ -1,7 +1,15 @@
 """Shared fixtures. Real-data tests use the course staff's GTZAN copy beside the project
 (``../shared/data/gtzan``); they skip where it is absent, except when
-``GENRELAB_REQUIRE_REAL_DATA=1`` (set by ``.ci/run``), where its absence is a failure."""
+``GENRELAB_REQUIRE_REAL_DATA=1`` (set by ``.ci/run``), where its absence is a failure.
+
+``built_book`` builds the book once per test session; ``test_book.py`` and ``test_browser.py``
+share that build, and its time is printed in the test summary."""
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -42,3 +50,48 @@ def synthetic_env(synthetic_data, tmp_path, monkeypatch):
     monkeypatch.setenv("GENRELAB_DATASET", "synthetic")
     monkeypatch.setenv("GENRELAB_COURSE_DIR", str(tmp_path / "course"))
     return synthetic_data
+
+
+class BuiltBook(NamedTuple):
+    done: subprocess.CompletedProcess  # the jupyter-book run (returncode, stdout, stderr)
+    html: Path                         # the built site: <html>/book/<page>.html
+    used: str                          # the data set the chapters executed on
+    seconds: float                     # how long the build took
+
+
+_BOOK_BUILDS = []  # reported by pytest_terminal_summary
+
+
+@pytest.fixture(scope="session")
+def built_book(request, tmp_path_factory):
+    """The book, built once per session as ``make book`` builds it (``--all -W -n
+    --keep-going``) into a temporary folder, on the data set the book would use here; where no
+    prepared data set is found, on the embedded sample set of :func:`synthetic_data`."""
+    from genrelab import dataset
+
+    root = Path(__file__).resolve().parents[1]
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    env = {**os.environ, "PATH": os.pathsep.join([str(jupyter_book.parent),
+                                                   os.environ.get("PATH", "")])}
+    try:
+        used = dataset.dataset_info()["name"]
+    except FileNotFoundError:  # no prepared data set here: build on the embedded sample set
+        data = request.getfixturevalue("synthetic_data")
+        env.update(GENRELAB_DATA_DIR=str(data), GENRELAB_AUDIO=str(data / "synthetic"),
+                   GENRELAB_DATASET="synthetic")
+        used = "synthetic"
+    out = tmp_path_factory.mktemp("book")
+    start = time.perf_counter()
+    done = subprocess.run([str(jupyter_book), "build", "--all", "-W", "-n", "--keep-going",
+                           "--path-output", str(out), str(root)],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=1800)
+    seconds = time.perf_counter() - start
+    _BOOK_BUILDS.append(f"book build on '{used}': {seconds:.0f} s, "
+                        f"{'succeeded' if done.returncode == 0 else 'FAILED'} ({out})")
+    print(_BOOK_BUILDS[-1])
+    return BuiltBook(done, out / "_build" / "html", used, seconds)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _BOOK_BUILDS:
+        terminalreporter.write_line(line)
