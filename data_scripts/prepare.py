@@ -13,6 +13,7 @@ columns of Kaggle's tables), ``mfcc_segments.npz``, ``logmel_segments.npz``, ``i
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -120,7 +121,12 @@ def prepare(audio_root=None, out=None, workers=None, bandlimit="auto", track_ids
     problems = {}
     if len(todo):
         features.compile_kernels()  # once, before the workers fork
-        with ProcessPoolExecutor(workers or os.cpu_count(), initializer=_one_thread) as pool:
+        # Forked workers inherit the parent's state; TensorFlow's does not survive a fork (a
+        # worker aborts when it garbage-collects a TensorFlow function), so a process that has
+        # imported it starts fresh workers instead.
+        context = multiprocessing.get_context("spawn" if "tensorflow" in sys.modules else None)
+        with ProcessPoolExecutor(workers or os.cpu_count(), mp_context=context,
+                                 initializer=_one_thread) as pool:
             jobs = {pool.submit(_process, r.path, r.track_id, r.genre, cache, image_dir,
                                 settings["bandlimit_hz"]): r.track_id for r in todo.itertuples()}
             for job in tqdm(as_completed(jobs), total=len(jobs), desc=f"prepare {name}",

@@ -147,12 +147,19 @@ return Array.from(document.querySelectorAll('audio')).map(audio => {
 
 
 def full_page_screenshot(driver, path):
-    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    size = metrics.get("cssContentSize") or metrics["contentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "scale": 1,
-            "height": min(size["height"], MAX_SHOT_HEIGHT)}
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True, "clip": clip})
+    """The whole page as one PNG: the viewport is stretched to the page's height (at the
+    window's width, so the layout stays the one a reader sees), captured, then restored."""
+    driver.execute_script("window.scrollTo(0, 0)")
+    width, height = driver.execute_script(
+        "return [window.innerWidth, Math.max(document.documentElement.scrollHeight,"
+        " document.body.scrollHeight)]")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": min(height, MAX_SHOT_HEIGHT), "deviceScaleFactor": 1,
+        "mobile": False})
+    try:
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     path.write_bytes(base64.b64decode(shot["data"]))
     return path
 

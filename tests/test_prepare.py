@@ -1,5 +1,6 @@
 """prepare: Kaggle's columns, cached re-runs, bad clips reported by name, honest splits."""
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -81,3 +82,31 @@ def test_a_replaced_clip_is_computed_again(tmp_path):
     write_clip(path, tone_clip(3.5, f0=900, seed=5))
     after = pd.read_csv(prepare(tmp_path, out, workers=1, progress=False) / "features_30_sec.csv")
     assert after.spectral_centroid_mean[0] > before.spectral_centroid_mean[0]
+
+
+def test_prepare_spawns_fresh_workers_where_tensorflow_is_loaded(tmp_path, monkeypatch):
+    """A notebook or a test session that trained a Keras model can still prepare data: its
+    workers must not inherit TensorFlow's state by fork (a forked worker aborts when it
+    garbage-collects a TensorFlow function, as seen in CI), so they are spawned fresh."""
+    import concurrent.futures
+
+    import data_scripts.prepare as module
+    from data_scripts.synthetic import make_synthetic
+
+    contexts = []
+
+    class Recording(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, *args, mp_context=None, **kwargs):
+            contexts.append(mp_context.get_start_method() if mp_context else "default")
+            super().__init__(*args, mp_context=mp_context, **kwargs)
+
+    monkeypatch.setattr(module, "ProcessPoolExecutor", Recording)
+    audio = make_synthetic(tmp_path / "audio", clips_per_genre=1, duration=4)
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    module.prepare(audio, tmp_path / "forked", workers=2, progress=False)
+    monkeypatch.setitem(sys.modules, "tensorflow", object())
+    out = module.prepare(audio, tmp_path / "spawned", workers=2, progress=False)
+    assert contexts[0] != "spawn" and contexts[1] == "spawn"
+    spawned = pd.read_csv(out / "features_30_sec.csv")
+    forked = pd.read_csv(tmp_path / "forked" / "features_30_sec.csv")
+    pd.testing.assert_frame_equal(spawned, forked)
