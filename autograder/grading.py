@@ -126,10 +126,10 @@ def record(course, exercise, student, result):
         return tests, gb.find_submission(exercise.name, student).score
 
 
-def record_notebook_only(course, exercise, student):
-    """For an exercise without a model: make sure the gradebook has the submission (nbgrader
-    could not create it for a submission without its notebook). Returns
-    ``(notebook score, total)``, which are the same."""
+def grade_notebook_only(course, exercise, student, dataset, notes):
+    """Steps 5 and 6 for an exercise without a model, after ``nbgrader autograde``: its grade is
+    the notebook's test score. The gradebook gets the submission even where nbgrader could not
+    create it (a submission without its notebook)."""
     from nbgrader.api import Gradebook
     from sqlalchemy.exc import SAWarning
 
@@ -137,23 +137,14 @@ def record_notebook_only(course, exercise, student):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SAWarning)
             gb.update_or_create_student(student)
-            submission = gb.update_or_create_submission(exercise.name, student)
-        return submission.score, submission.score
-
-
-def grade_notebook_only(course, exercise, student, dataset, notes):
-    """Steps 5 and 6 for an exercise without a model, after ``nbgrader autograde``."""
-    from nbgrader.api import Gradebook
-
-    tests, total = record_notebook_only(course, exercise, student)
-    with Gradebook(course.db_url, course.id) as gb:
+            tests = gb.update_or_create_submission(exercise.name, student).score
         max_score = gb.find_assignment(exercise.name).max_score
     ok, log = nbgrader("generate_feedback", exercise.name, "--student", student, "--force",
                        dataset=dataset)
     if not ok:
         notes.append(f"No feedback was generated: {_nbgrader_error(log)}")
     message = f"Notebook tests: {tests:g} of {max_score:g} points (this exercise has no model)."
-    return {"student": student, "notebook_score": tests, "total": total,
+    return {"student": student, "notebook_score": tests, "total": tests,
             "status": "error" if notes else "ok", "message": " ".join([message, *notes])}
 
 

@@ -11,6 +11,7 @@ CPU) -- to ``autograder/results/<exercise>.json``. The same code runs on a GPU m
 (:data:`RULE`); ``tests/test_thresholds.py`` checks that the file still follows from the records.
 """
 import datetime
+import functools
 import hashlib
 import json
 import math
@@ -122,17 +123,8 @@ def run_reference(exercise, protocol, seed, **config):
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
-def run_mlp(protocol, seed, **config):
-    """One reference run of the chapter 3 MLP. Returns the record."""
-    return run_reference("mlp", protocol, seed, **config)
-
-
-def run_features(protocol, seed, **config):
-    """One reference run of the chapter 2 baseline (logistic regression). Returns the record."""
-    return run_reference("features", protocol, seed, **config)
-
-
-RUNNERS = {"features": run_features, "mlp": run_mlp}
+RUNNERS = {exercise: functools.partial(run_reference, exercise) for exercise in MODELS}
+"""exercise -> ``runner(protocol, seed, **config)``: one reference run, its record."""
 
 
 def load_records(exercise):
