@@ -1,7 +1,7 @@
 # Genre Lab: the two commands of the README, and the steps they are made of.
 #   make course   set up, get data (GTZAN if present, else the embedded sample set), prepare it,
 #                 build the book, generate the exercises, run a demo grading
-#   make test     set up and run the tests
+#   make test     set up and run the tests (then the backend-sensitive ones again on JAX)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)  # nbgrader runs alembic from PATH
@@ -11,8 +11,12 @@ STAMP := $(VENV)/.genrelab-installed$(subst /,_,$(CURDIR))
 .PHONY: course test setup data exercises book demo clean
 course: setup data exercises book demo
 
+# The tests, then the reference-run and grading tests again on Keras' JAX backend (CPU JAX):
+# the GPU recipe (Keras 3 on JAX, no TensorFlow) is tested on every change.
+JAX_TESTS := tests/test_reference.py tests/test_autograder.py tests/test_end_to_end.py
 test: setup
 	$(PY) -m pytest -ra
+	KERAS_BACKEND=jax JAX_PLATFORMS=cpu $(PY) -m pytest -ra $(JAX_TESTS)
 
 setup: $(STAMP)
 $(STAMP): requirements.txt constraints.txt pyproject.toml

@@ -7,6 +7,7 @@
     python -m autograder reference mlp --protocol kaggle:fault-filtered --seeds 5
     python -m autograder reference features --protocol gtzan-503:default --seeds 5
     python -m autograder thresholds              # thresholds.json from the recorded runs
+    python -m autograder readme [--check]        # the README's figures from the records
 
 Exit status: 0 when the command ran (a batch with broken submissions included), 2 for an
 instructor-side problem (unknown exercise, no submissions, no prepared data, no threshold), with
@@ -31,6 +32,8 @@ COMMANDS = {
                   "train the reference model over seeds and record the runs in results/"),
     "thresholds": ("autograder.reference", "thresholds_main", None,
                    "derive thresholds.json from the recorded reference runs"),
+    "readme": ("autograder.report", "main", "add_arguments",
+               "regenerate the README's figures from autograder/results/ (--check: compare)"),
 }
 
 

@@ -41,9 +41,20 @@ from autograder.reference import THRESHOLDS
 
 TIMEOUT_S = 300
 MEMORY_MB = 4096
-_MEMORY_ERRORS = re.compile(r"MemoryError|ResourceExhausted|OOM when allocating|bad_alloc|"
-                            r"pthread_create|Cannot allocate memory")
-_TF_NOISE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} |\*\*\* |\s*@ )")
+_MEMORY_ERRORS = re.compile(
+    r"MemoryError|ResourceExhausted|OOM when allocating|bad_alloc|pthread_create|"  # TensorFlow
+    r"Cannot allocate memory|RESOURCE_EXHAUSTED|"  # XLA (JAX)
+    r"Out of memory (?:while trying to allocate|allocating)|"
+    r"CUDA out of memory|OutOfMemoryError|DefaultCPUAllocator: can't allocate memory|"  # PyTorch
+    r"not enough memory")
+"""What running out of memory prints, on TensorFlow, JAX (XLA) and PyTorch."""
+_LOG_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl|[IWEF]\d{4} |\*\*\* |\s*@ |"  # absl/glog (TF, XLA)
+    r"(WARNING|INFO|DEBUG):[\w.]+:|"           # Python logging (jax._src.xla_bridge, ...)
+    r"\S+:\d+: \w*Warning: |\s+warnings\.warn\(|"  # Python warnings and their source line
+    r"An NVIDIA GPU may be present|Platform '\w+' is experimental|"  # JAX without CUDA
+    r"To enable the following instructions|oneDNN custom operations)")  # TensorFlow start-up
+"""Lines that backends print on stderr without anything having gone wrong."""
 
 
 class ModelProblem(Exception):
@@ -236,7 +247,9 @@ def _run_child(exercise, path, dataset, timeout, memory_mb):
     on its import path); its JSON line, or a :class:`ModelProblem`."""
     cmd = [sys.executable, "-I", "-m", "autograder.evaluate", "--exercise", exercise.name,
            "--model", str(path), "--dataset", dataset, "--memory-mb", str(memory_mb)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    # The grader's Keras backend (KERAS_BACKEND), on the CPU whatever the machine has.
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
+           "JAX_PLATFORMS": "cpu"}
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -244,14 +257,21 @@ def _run_child(exercise, path, dataset, timeout, memory_mb):
                                       "(the limit) and was stopped")
     if proc.returncode == 0 and proc.stdout.strip():
         return json.loads(proc.stdout.strip().splitlines()[-1])
-    if _MEMORY_ERRORS.search(proc.stderr) or proc.returncode == -signal.SIGKILL:  # OOM killer
-        raise ModelProblem("memory", f"evaluating the model ran out of memory (limit "
-                                     f"{memory_mb} MiB)")
-    lines = [l for l in proc.stderr.splitlines() if l.strip() and not _TF_NOISE.match(l)]
-    how = (f"killed by signal {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
-           else f"exit status {proc.returncode}")
-    raise ModelProblem("crash", f"evaluating the model crashed ({how})"
-                                + (f": {lines[-1][:300]}" if lines else ""))
+    raise diagnose(proc.returncode, proc.stderr, memory_mb)
+
+
+def diagnose(returncode, stderr, memory_mb=MEMORY_MB):
+    """The :class:`ModelProblem` of an evaluation that died: *memory* when any backend reports
+    running out of it (or the kernel's OOM killer struck), else *crash* with the last line that
+    is not a backend's log noise."""
+    if _MEMORY_ERRORS.search(stderr) or returncode == -signal.SIGKILL:  # OOM killer
+        return ModelProblem("memory", f"evaluating the model ran out of memory (limit "
+                                      f"{memory_mb} MiB)")
+    lines = [l for l in stderr.splitlines() if l.strip() and not _LOG_NOISE.match(l)]
+    how = (f"killed by signal {signal.Signals(-returncode).name}" if returncode < 0
+           else f"exit status {returncode}")
+    return ModelProblem("crash", f"evaluating the model crashed ({how})"
+                                 + (f": {lines[-1][:300]}" if lines else ""))
 
 
 if __name__ == "__main__":

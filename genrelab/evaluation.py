@@ -8,19 +8,28 @@ import numpy as np
 import pandas as pd
 
 
-def accuracy_interval(y_true, y_pred, level=0.95):
-    """``(accuracy, low, high)``: the Wilson score interval of a binomial proportion."""
+def wilson_interval(p, n, level=0.95):
+    """``(p, low, high)``: the Wilson score interval of a proportion ``p`` measured on ``n``
+    examples. It says how well ``n`` test examples pin an accuracy down, not where a repeated
+    experiment would land."""
     from scipy.stats import norm
 
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    n = y_true.size
-    if n == 0:
+    if n <= 0:
         raise ValueError("no predictions to score")
-    p = float(np.mean(y_true == y_pred))
+    p = float(p)
     z = norm.ppf(0.5 + level / 2)
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return p, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def accuracy_interval(y_true, y_pred, level=0.95):
+    """``(accuracy, low, high)``: the accuracy and its Wilson score interval
+    (:func:`wilson_interval`)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.size == 0:
+        raise ValueError("no predictions to score")
+    return wilson_interval(np.mean(y_true == y_pred), y_true.size, level)
 
 
 def seeds_interval(values, level=0.95):

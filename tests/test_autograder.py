@@ -160,8 +160,11 @@ def test_timeout_stops_the_evaluation(tmp_path):
 def test_memory_limit_stops_a_model_that_needs_too_much(tmp_path):
     import keras
 
+    # 228 MB per test track, then a convolution: XLA (JAX) would fuse a repeat followed by a
+    # mean away; a convolution's output it must hold (256 MB per track).
     hog = keras.Sequential([keras.Input((len(FEATURE_COLUMNS),)),
-                            keras.layers.RepeatVector(1_000_000),  # 228 MB per test track
+                            keras.layers.RepeatVector(1_000_000),
+                            keras.layers.Conv1D(64, 3, padding="same"),
                             keras.layers.GlobalAveragePooling1D(),
                             keras.layers.Dense(len(GENRES), activation="softmax")])
     result = evaluate.evaluate_submission("mlp", submit(tmp_path, hog), memory_mb=2000)
@@ -279,3 +282,44 @@ def test_the_features_exercise_is_graded_like_the_mlp(tmp_path, monkeypatch):
     result = evaluate.evaluate_submission("features", folder)
     assert (result.status, result.accuracy, result.score) == ("ok", 1.0, 10)
     assert exercises.get("features").expected_shapes == ((None, 57), (None, 10))
+
+
+BACKEND_NOISE = (
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+    "I0000 00:00:1764581234.123456  4242 cpu_feature_guard.cc:210] This TensorFlow binary is "
+    "optimized to use available CPU instructions\n"
+    "WARNING:jax._src.xla_bridge:An NVIDIA GPU may be present on this machine, but a "
+    "CUDA-enabled jaxlib is not installed. Falling back to cpu.\n"
+    "/venv/lib/python3.12/site-packages/torch/cuda/__init__.py:61: UserWarning: CUDA "
+    "initialization: Found no NVIDIA driver on your system.\n"
+    "  warnings.warn(\n")
+
+
+@pytest.mark.parametrize("backend, stderr", [
+    ("tensorflow", "W tensorflow/core/framework/op_kernel.cc:1839] OP_REQUIRES failed: "
+                   "RESOURCE_EXHAUSTED: OOM when allocating tensor with shape[40,1000000,57]"),
+    ("jax", "jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory while "
+            "trying to allocate 9120000000 bytes."),
+    ("torch", "RuntimeError: [enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: "
+              "can't allocate memory: you tried to allocate 9120000000 bytes."),
+    ("torch", "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 8.49 GiB"),
+    ("numpy", "numpy._core._exceptions._ArrayMemoryError: Unable to allocate 8.49 GiB for an "
+              "array with shape (40, 1000000, 57)\nMemoryError"),
+])
+def test_out_of_memory_is_recognised_on_every_backend(backend, stderr):
+    problem = evaluate.diagnose(1, BACKEND_NOISE + "Traceback (most recent call last):\n"
+                                + stderr + "\n", memory_mb=2000)
+    assert (problem.problem, problem.message) == (
+        "memory", "evaluating the model ran out of memory (limit 2000 MiB)"), backend
+
+
+def test_a_crash_is_reported_by_its_error_line_whatever_a_backend_logs_after_it():
+    stderr = ("Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+              "ValueError: the weights file is empty\n" + BACKEND_NOISE)
+    problem = evaluate.diagnose(1, stderr)
+    assert problem.problem == "crash"
+    assert problem.message == ("evaluating the model crashed (exit status 1): "
+                               "ValueError: the weights file is empty")
+    assert evaluate.diagnose(-9, "").problem == "memory"  # the kernel's OOM killer
+    assert evaluate.diagnose(-11, BACKEND_NOISE).message == (
+        "evaluating the model crashed (killed by signal SIGSEGV)")
