@@ -3,6 +3,7 @@
     python -m autograder grade mlp --submissions course/submitted [--dataset NAME]
     python -m autograder grade sound --submissions course/submitted  # no model: notebook tests
     python -m autograder check exercises/mlp     # a student's check before handing in
+                                                 # (runs the notebook; --no-run: model only)
     python -m autograder demo [--exercise features]  # a demo class, built and graded end to end
     python -m autograder reference mlp --protocol kaggle:fault-filtered --seeds 5
     python -m autograder reference features --protocol gtzan-503:default --seeds 5
@@ -11,7 +12,7 @@
 
 Exit status: 0 when the command ran (a batch with broken submissions included), 2 for an
 instructor-side problem (unknown exercise, no submissions, no prepared data, no threshold), with
-the command to run; ``check`` exits as pytest does.
+the command to run; ``check`` exits 1 when it found a problem.
 """
 import argparse
 import importlib
@@ -24,8 +25,9 @@ COMMANDS = {
     # name: (module, function run with the parsed arguments, function adding them or None, help)
     "grade": ("autograder.grading", "main", "add_arguments",
               "grade every submission of an exercise: notebook tests, model, gradebook, feedback"),
-    "check": ("autograder.grading", "check_main", "add_check_arguments",
-              "run the autograder's checks on one submission folder"),
+    "check": ("autograder.check", "main", "add_arguments",
+              "a student's check of one submission: the notebook's tests, the model's "
+              "validation score, and what it could not check"),
     "demo": ("autograder.demo", "main", "add_arguments",
              "build a demo class (reference, untrained, broken, missing) and grade it"),
     "reference": ("autograder.reference", "main", "add_arguments",

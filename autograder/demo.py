@@ -12,7 +12,11 @@ are quicker) in ``<course>/demo/<student>/<exercise>/``:
 An exercise without a model has three: ``reference``, ``blank`` (the student version, unsolved)
 and ``missing`` (a folder without the notebook).
 
-Then ``python -m autograder grade <exercise> --submissions <course>/demo``.
+Then ``python -m autograder grade <exercise> --submissions <course>/demo/handed-in``.
+
+The demo class has a course folder of its own, ``<course>/demo/`` (its own ``submitted/``,
+gradebook, feedback and ``grades/``): its students never appear in the real class's gradebook or
+in ``nbgrader export``.
 """
 import os
 import shutil
@@ -83,13 +87,22 @@ def add_arguments(parser):
     parser.add_argument("--dataset", help="prepared data set (default: the course's)")
 
 
+def demo_course():
+    """Point the course folder (``GENRELAB_COURSE_DIR``, read by ``nbgrader_config.py``) at
+    ``<course>/demo``, for this process and the nbgrader runs it starts; returns the folder."""
+    folder = grading.course().dir / "demo"
+    os.environ["GENRELAB_COURSE_DIR"] = str(folder)
+    return folder
+
+
 def main(args):
     from genrelab.dataset import dataset_info
 
+    demo_course()
     exercise = exercises.get(args.exercise)
     dataset = dataset_info(args.dataset)["name"]
     if exercise.has_model:
         threshold_for(exercise.name, dataset)  # before spending minutes on the reference run
-    dest = grading.course().dir / "demo"
+    dest = grading.course().dir / "handed-in"
     build(exercise, dataset, dest)
     grading.print_summary(grading.grade(exercise.name, dest, dataset), exercise.name)

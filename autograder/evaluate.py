@@ -114,14 +114,15 @@ def check_shapes(model, exercise):
                                     f"per genre); this one has input {got_in} and output {got_out}")
 
 
-def measure(model, exercise, dataset):
-    """Accuracy on the held-out test split, per track: ``{accuracy, low, high, n}``."""
+def measure(model, exercise, dataset, split="test"):
+    """Accuracy on a split (the held-out test split unless told), per track:
+    ``{accuracy, low, high, n}``."""
     import numpy as np
     import pandas as pd
 
     from genrelab.evaluation import accuracy_interval, song_level
 
-    X, y, tracks = exercise.test_split(dataset)
+    X, y, tracks = exercise.split_data(dataset, split)
     probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
     if not np.all(np.isfinite(probs)):
         bad = int((~np.isfinite(probs)).any(axis=tuple(range(1, probs.ndim))).sum())
@@ -141,6 +142,7 @@ def main(argv=None):
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--memory-mb", type=int, default=MEMORY_MB)
+    parser.add_argument("--split", default="test", choices=("test", "valid"))
     args = parser.parse_args(argv)
     limit = args.memory_mb << 20
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
@@ -148,7 +150,7 @@ def main(argv=None):
     try:
         model = load_model(args.model, exercise)
         check_shapes(model, exercise)
-        outcome = measure(model, exercise, args.dataset)
+        outcome = measure(model, exercise, args.dataset, args.split)
     except ModelProblem as problem:
         outcome = {"problem": problem.problem, "message": problem.message}
     print(json.dumps(outcome), flush=True)
@@ -206,7 +208,7 @@ class Result:
 
 
 def evaluate_submission(exercise, submission_dir, dataset=None, timeout=TIMEOUT_S,
-                        memory_mb=MEMORY_MB):
+                        memory_mb=MEMORY_MB, split="test", model_file=None):
     """Grade the model in ``submission_dir`` in a separate process limited to ``timeout`` seconds
     of wall-clock time and ``memory_mb`` MiB of data memory; returns a :class:`Result`.
     ``dataset`` defaults to the prepared data set the course uses (``GENRELAB_DATASET`` or the
@@ -221,11 +223,11 @@ def evaluate_submission(exercise, submission_dir, dataset=None, timeout=TIMEOUT_
                                           "is its notebook's test score (nbgrader autograde)")
     dataset = dataset_info(dataset)["name"]
     limits = threshold_for(exercise.name, dataset)
-    path = Path(submission_dir).resolve() / exercise.model_file
+    path = Path(submission_dir).resolve() / (model_file or exercise.model_file)
     start = time.perf_counter()
     try:
         check_file(path)
-        outcome = _run_child(exercise, path, dataset, timeout, memory_mb)
+        outcome = _run_child(exercise, path, dataset, timeout, memory_mb, split)
     except ModelProblem as problem:
         outcome = {"problem": problem.problem, "message": problem.message}
     result = Result(exercise.name, dataset, "error" if "problem" in outcome else "ok",
@@ -235,18 +237,21 @@ def evaluate_submission(exercise, submission_dir, dataset=None, timeout=TIMEOUT_
     if result.status == "ok":
         result.score = round(score(result.accuracy, result.threshold, result.chance,
                                    result.points), 2)
-        result.message = (f"Test accuracy {result.accuracy:.3f} (95% interval {result.low:.3f}-"
-                          f"{result.high:.3f}, {result.n} test tracks): "
+        result.message = (f"{split.replace('valid', 'validation').capitalize()} accuracy "
+                          f"{result.accuracy:.3f} (95% interval {result.low:.3f}-"
+                          f"{result.high:.3f}, {result.n} {split.replace('valid', 'validation')} "
+                          "tracks): "
                           f"{'at or above' if result.accuracy >= result.threshold else 'below'} "
                           f"the threshold {result.threshold:.2f}.")
     return result
 
 
-def _run_child(exercise, path, dataset, timeout, memory_mb):
+def _run_child(exercise, path, dataset, timeout, memory_mb, split="test"):
     """Run :func:`main` in a fresh, isolated interpreter (``-I``: the submission folder is never
     on its import path); its JSON line, or a :class:`ModelProblem`."""
     cmd = [sys.executable, "-I", "-m", "autograder.evaluate", "--exercise", exercise.name,
-           "--model", str(path), "--dataset", dataset, "--memory-mb", str(memory_mb)]
+           "--model", str(path), "--dataset", dataset, "--memory-mb", str(memory_mb),
+           "--split", split]
     # The grader's Keras backend (KERAS_BACKEND), on the CPU whatever the machine has.
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
            "JAX_PLATFORMS": "cpu"}

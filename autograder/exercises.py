@@ -21,15 +21,16 @@ class GradingSetupError(Exception):
     says what to run. Never raised for a student's broken submission."""
 
 
-def features_30s(dataset):
-    """The test split of the 30 s feature table: raw features (float32, FEATURE_COLUMNS order)."""
+def features_30s(dataset, split="test"):
+    """A split of the 30 s feature table: raw features (float32, FEATURE_COLUMNS order)."""
     table = load_table("30s", dataset)
-    X, y = xy(table, "test")
-    return X, y, table.track_id[table.split == "test"].to_numpy()
+    X, y = xy(table, split)
+    return X, y, table.track_id[table.split == split].to_numpy()
 
 
 INPUTS = {"features_30s": features_30s}
-"""Input kind -> ``loader(dataset) -> (X, y, track_ids)`` of the held-out test split."""
+"""Input kind -> ``loader(dataset, split) -> (X, y, track_ids)`` of a split (``test``: the
+held-out one the grader scores; ``valid``: the one a student's own check reports)."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,10 @@ class Exercise:
         """``(input, output)`` shapes a model must have, batch dimension ``None``."""
         return (None, *self.input_shape), (None, len(GENRES))
 
-    def test_split(self, dataset):
-        """``(X, y, track_ids)`` of the held-out test split of a prepared data set."""
-        return INPUTS[self.inputs](dataset)
+    def split_data(self, dataset, split="test"):
+        """``(X, y, track_ids)`` of a split of a prepared data set (default: the held-out
+        test split)."""
+        return INPUTS[self.inputs](dataset, split)
 
 
 EXERCISES = {e.name: e for e in [

@@ -1,5 +1,5 @@
-"""``python -m autograder grade EXERCISE --submissions DIR``: grade a class, and
-``python -m autograder check DIR``: a student's own check of one submission.
+"""``python -m autograder grade EXERCISE --submissions DIR [--student NAME]``: grade a class (a
+student's own check of one submission is :mod:`autograder.check`).
 
 DIR is laid out as nbgrader's submitted folder, ``DIR/<student>/<exercise>/`` holding the notebook
 and the saved model. For every student -- a broken submission never stops the batch:
@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,9 @@ from autograder.exercises import GradingSetupError
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 COLUMNS = ["student", "notebook_score", "model_accuracy", "interval_low", "interval_high",
-           "threshold", "model_score", "total", "status", "message"]
+           "threshold", "model_score", "total", "status", "seconds", "message"]
+"""The grades CSV. ``status``: ``ok`` (every point earned), ``partial`` (graded, some points
+lost: the message names the test cells), ``error`` (something could not be graded: why)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,29 @@ def record(course, exercise, student, result):
         return tests, gb.find_submission(exercise.name, student).score
 
 
+def lost_points(course, exercise, student):
+    """The graded test cells where the student lost points: ``[(cell, score, max)]``, in the
+    notebook's order (the model's task cell excluded: its report explains it)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(course.db_url, course.id) as gb:
+        try:
+            notebook = gb.find_submission_notebook(exercise.notebook_id, exercise.name, student)
+        except MissingEntry:  # no notebook was handed in
+            return []
+        return [(g.name, g.score, g.max_score) for g in notebook.grades
+                if g.name != exercise.task_id and (g.score or 0) < g.max_score]
+
+
+def tests_message(lost):
+    """One sentence naming the test cells that lost points, or ``""``."""
+    if not lost:
+        return ""
+    cells = ", ".join(f"{name} ({score or 0:g} of {top:g})" for name, score, top in lost)
+    return (f"Notebook tests that lost points: {cells}. The feedback shows each failing test's "
+            "message.")
+
+
 def grade_notebook_only(course, exercise, student, dataset, notes):
     """Steps 5 and 6 for an exercise without a model, after ``nbgrader autograde``: its grade is
     the notebook's test score. The gradebook gets the submission even where nbgrader could not
@@ -144,26 +170,58 @@ def grade_notebook_only(course, exercise, student, dataset, notes):
     if not ok:
         notes.append(f"No feedback was generated: {_nbgrader_error(log)}")
     message = f"Notebook tests: {tests:g} of {max_score:g} points (this exercise has no model)."
+    lost = lost_points(course, exercise, student)
     return {"student": student, "notebook_score": tests, "total": tests,
-            "status": "error" if notes else "ok", "message": " ".join([message, *notes])}
+            "status": "error" if notes else "partial" if lost else "ok",
+            "message": " ".join(m for m in [message, tests_message(lost), *notes] if m)}
 
 
-def grade_student(course, exercise, student, dataset, timeout, memory_mb):
+def relative(text, folder):
+    """``text`` with the grader's absolute paths of a submission ``folder`` made relative to it:
+    a student's report names the files of their own submission, not the grader's disk."""
+    folder = str(Path(folder).resolve())
+    return text.replace(folder + os.sep, "").replace(folder, "the submission folder")
+
+
+class Steps:
+    """Prints each step of one student's grading with its time: ``[2/30] dave: model ... 4.1 s``."""
+
+    def __init__(self, position, student):
+        self.prefix, self.start, self.last = f"[{position}] {student}", time.perf_counter(), None
+
+    def __call__(self, step):
+        now = time.perf_counter()
+        self.last = now
+        print(f"{self.prefix}: {step} (at {now - self.start:.1f} s)", flush=True)
+
+    @property
+    def seconds(self):
+        return round(time.perf_counter() - self.start, 1)
+
+
+def grade_student(course, exercise, student, dataset, timeout, memory_mb, steps=None):
     """Steps 2 to 6 for one student whose submission is in the course's ``submitted/``."""
+    steps = steps or (lambda step: None)
     notes = []
+    steps("notebook tests (nbgrader autograde)")
     ok, log = nbgrader("autograde", exercise.name, "--student", student, "--force",
                        dataset=dataset)
     if not ok:
         notes.append(f"The notebook could not be autograded: {_nbgrader_error(log)}")
     if not exercise.has_model:
+        steps("feedback")
         return grade_notebook_only(course, exercise, student, dataset, notes)
-    result = evaluate_submission(exercise, course.submitted / student / exercise.name, dataset,
-                                 timeout, memory_mb)
+    steps("model on the held-out test split")
+    folder = course.submitted / student / exercise.name
+    result = evaluate_submission(exercise, folder, dataset, timeout, memory_mb)
+    result.message = relative(result.message or "", folder)
     tests, total = record(course, exercise, student, result)
+    steps("feedback")
     ok, log = nbgrader("generate_feedback", exercise.name, "--student", student, "--force",
                        dataset=dataset)
     if not ok:
         notes.append(f"No feedback was generated: {_nbgrader_error(log)}")
+    lost = lost_points(course, exercise, student)
     report = course.feedback / student / exercise.name / "model_report.md"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(f"# {exercise.name}: your model on the held-out test split\n\n"
@@ -171,13 +229,17 @@ def grade_student(course, exercise, student, dataset, timeout, memory_mb):
     return {"student": student, "notebook_score": tests, "model_accuracy": result.accuracy,
             "interval_low": result.low, "interval_high": result.high,
             "threshold": result.threshold, "model_score": result.score, "total": total,
-            "status": "ok" if result.status == "ok" and not notes else "error",
-            "message": " ".join([result.message, *notes])}
+            "status": ("error" if result.status != "ok" or notes
+                       else "partial" if lost or result.score < result.points else "ok"),
+            "message": " ".join(m for m in [result.message, tests_message(lost), *notes] if m)}
 
 
-def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMORY_MB):
-    """Grade every submission of ``exercise`` in ``submissions``; returns the grades (a
-    DataFrame, also written to ``<course>/grades/<exercise>.csv``). Raises
+def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMORY_MB,
+          only=None):
+    """Grade every submission of ``exercise`` in ``submissions`` (or the students named in
+    ``only``); returns the grades of those graded (a DataFrame). ``<course>/grades/<exercise>.csv``
+    keeps one row per student: this run's rows replace the same students' earlier rows, and the
+    others stay (re-grading a late student leaves the class whole). Raises
     :class:`GradingSetupError` or :class:`genrelab.dataset.DataNotFound` for instructor-side
     problems only, before grading anyone."""
     import pandas as pd
@@ -193,23 +255,49 @@ def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMO
     if not students:
         raise GradingSetupError(f"no submissions of {exercise.name} in {submissions} (expected "
                                 f"{submissions}/<student>/{exercise.name}/{exercise.notebook})")
+    if only:
+        unknown = sorted(set(only) - set(students))
+        if unknown:
+            raise GradingSetupError(f"no submission of {exercise.name} by {', '.join(unknown)} "
+                                    f"in {submissions}")
+        students = [s for s in students if s in set(only)]
     ensure_assignment(here, exercise, dataset)
     rows = []
-    for student in students:
-        print(f"grading {student} ...", flush=True)
+    for i, student in enumerate(students, 1):
+        steps = Steps(f"{i}/{len(students)}", student)
         src, dest = submissions / student / exercise.name, here.submitted / student / exercise.name
         try:
             if src.resolve() != dest.resolve():
+                steps("copying the submission")
                 shutil.rmtree(dest, ignore_errors=True)
                 shutil.copytree(src, dest)
-            rows.append(grade_student(here, exercise, student, dataset, timeout, memory_mb))
+            row = grade_student(here, exercise, student, dataset, timeout, memory_mb, steps)
         except Exception as err:  # whatever one submission does, the batch goes on
-            rows.append({"student": student, "status": "error",
-                         "message": f"Grading failed: {type(err).__name__}: {err}"})
+            row = {"student": student, "status": "error",
+                   "message": f"Grading failed: {type(err).__name__}: {relative(str(err), dest)}"}
+        row["seconds"] = steps.seconds
+        print(f"[{i}/{len(students)}] {student}: {row['status']}, {row.get('total', 0) or 0:g} "
+              f"points, {row['seconds']:.1f} s", flush=True)
+        rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    out = here.dir / "grades" / f"{exercise.name}.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    write_grades(here.dir / "grades" / f"{exercise.name}.csv", table)
+    return table
+
+
+def write_grades(path, table):
+    """Merge ``table`` into the grades CSV at ``path`` by student (its rows replace theirs, the
+    others stay), sorted by student, written atomically."""
+    import pandas as pd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file():
+        earlier = pd.read_csv(path).reindex(columns=COLUMNS)
+        earlier = earlier[~earlier.student.astype(str).isin(set(table.student.astype(str)))]
+        table = pd.concat([earlier, table], ignore_index=True) if len(earlier) else table
+    table = table.sort_values("student", kind="stable").reset_index(drop=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, path)
     return table
 
 
@@ -218,6 +306,9 @@ def add_arguments(parser):
     parser.add_argument("--submissions", type=Path, required=True,
                         help="folder laid out as DIR/<student>/<exercise>/ (e.g. course/submitted)")
     parser.add_argument("--dataset", help="prepared data set (default: the course's)")
+    parser.add_argument("--student", action="append", metavar="NAME",
+                        help="grade only this student (repeatable), e.g. a late submission; the "
+                             "grades CSV keeps everyone else's rows")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S,
                         help=f"seconds to evaluate one model (default {TIMEOUT_S})")
     parser.add_argument("--memory-mb", type=int, default=MEMORY_MB,
@@ -236,21 +327,6 @@ def print_summary(table, exercise):
 
 
 def main(args):
-    table = grade(args.exercise, args.submissions, args.dataset, args.timeout, args.memory_mb)
+    table = grade(args.exercise, args.submissions, args.dataset, args.timeout, args.memory_mb,
+                  only=args.student)
     print_summary(table, args.exercise)
-
-
-def add_check_arguments(parser):
-    parser.add_argument("folder", type=Path, help="the folder with the notebook and model.keras")
-    parser.add_argument("--exercise", help="default: the folder's name")
-    parser.add_argument("--dataset", help="prepared data set (default: the course's)")
-
-
-def check_main(args):
-    """The autograder's checks of one submission, as pytest tests."""
-    import pytest
-
-    options = [f"--{k}={v}" for k, v in (("submission", args.folder), ("exercise", args.exercise),
-                                         ("dataset", args.dataset)) if v]
-    return pytest.main([str(HERE / "test_submission.py"), "-p", "no:cacheprovider", "-q",
-                        *options])

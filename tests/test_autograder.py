@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -194,24 +193,60 @@ def run(*args):
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
-def test_check_command_runs_the_submission_checks(tmp_path):
-    good = run("-m", "autograder", "check", str(submit(tmp_path / "good", good_model())))
-    missing = run("-m", "autograder", "check", str(submit(tmp_path / "missing")))
+def test_check_reports_the_validation_score_and_what_it_cannot_check(tmp_path):
+    folder = submit(tmp_path / "good", good_model())
+    shutil.copy(ROOT / "exercises" / "mlp" / "mlp.ipynb", folder)
+    good = run("-m", "autograder", "check", str(folder), "--no-run")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "validation accuracy 1.000" in good.stdout and "10 validation tracks" in good.stdout
+    assert "Full points on the test split at or above 0.50" in good.stdout
+    assert "test accuracy" not in good.stdout.lower()  # the test split is the grader's alone
+    assert ("Not checked here: the hidden tests (the grader runs them; they can take points that "
+            "the visible tests do not); the notebook's tests (--no-run); your model's test-split "
+            "score (only the grader evaluates on test).") in good.stdout
+
+
+def test_check_fails_a_missing_model_and_a_renamed_folder_in_one_line(tmp_path):
+    missing = run("-m", "autograder", "check", str(submit(tmp_path / "missing")), "--no-run")
     assert missing.returncode == 1 and "no model.keras" in missing.stdout
-    assert "4 failed" in missing.stdout
-    assert good.returncode == 0 and "4 passed" in good.stdout, good.stdout
+    assert "no mlp.ipynb" in missing.stdout
+    renamed = tmp_path / "my-homework"
+    renamed.mkdir()
+    proc = run("-m", "autograder", "check", str(renamed))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {renamed}: name the exercise (--exercise, one of sound, features, mlp)"]
 
 
-def test_submission_checks_skip_without_a_submission_and_stay_out_of_the_project_tests():
-    proc = run("-m", "pytest", "autograder", "-q", "-p", "no:cacheprovider")
-    assert proc.returncode == 0 and "4 skipped" in proc.stdout
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
-    assert config["testpaths"] == ["tests"]
+def test_check_runs_the_notebook_and_fails_an_unsolved_one_beside_a_good_model(tmp_path):
+    """The unsolved student notebook next to a model that would score full marks: ``check``
+    runs the notebook's tests, as the grader does, and fails it, naming the cells."""
+    folder = submit(tmp_path / "unsolved", good_model())
+    shutil.copy(ROOT / "exercises" / "mlp" / "mlp.ipynb", folder)
+    proc = run("-m", "autograder", "check", str(folder))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "- visible tests: 0 of" in proc.stdout
+    assert "NotImplementedError" in proc.stdout and "scores 0 of" in proc.stdout
+    assert "validation accuracy 1.000" in proc.stdout  # the model itself is fine
+    assert sorted(p.name for p in folder.iterdir()) == ["mlp.ipynb", "model.keras"]  # a copy ran
 
 
-def quiz_notebook(solved=True):
+@pytest.mark.parametrize("source, solved", [("solutions", True), ("exercises", False)])
+def test_check_scores_an_exercise_without_a_model_on_its_notebook(tmp_path, source, solved):
+    folder = tmp_path / source / "sound"
+    shutil.copytree(ROOT / source / "sound", folder)
+    proc = run("-m", "autograder", "check", str(folder))
+    assert proc.returncode == (0 if solved else 1), proc.stdout + proc.stderr
+    assert "this exercise has no model" in proc.stdout
+    top = proc.stdout.split("- visible tests: ")[1].split(" points")[0]
+    got, of = top.split(" of ")
+    assert (got == of) if solved else (got == "0"), proc.stdout
+
+
+def quiz_notebook(solved=True, body=None):
     """A tiny nbgrader source notebook without a model: one answer cell, two graded test cells
-    (2 points, and 1 point with a hidden test)."""
+    (2 points, and 1 point with a hidden test). ``body``: the body of ``add``, for a partly
+    right student."""
     import nbformat
 
     def meta(grade_id, solution=False, points=None):
@@ -221,6 +256,8 @@ def quiz_notebook(solved=True):
 
     answer = ("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
               if solved else "def add(a, b):\n    # YOUR CODE HERE\n    raise NotImplementedError()")
+    if body:
+        answer = f"def add(a, b):\n    {body}"
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.cells = [nbformat.v4.new_markdown_cell("# A quiz without a model"),
@@ -250,12 +287,30 @@ def test_an_exercise_without_a_model_is_graded_on_its_notebook_tests(tmp_path, m
     monkeypatch.setitem(exercises.EXERCISES, "quiz", exercises.Exercise("quiz", "quiz.ipynb"))
     monkeypatch.setenv("GENRELAB_THRESHOLDS", str(tmp_path / "none.json"))  # none needed
     submissions = tmp_path / "submissions"
-    for student in ("solved", "blank", "missing"):
+    for student in ("solved", "blank", "missing", "half"):
         (submissions / student / "quiz").mkdir(parents=True)
     nbformat.write(quiz_notebook(), submissions / "solved" / "quiz" / "quiz.ipynb")
     nbformat.write(quiz_notebook(solved=False), submissions / "blank" / "quiz" / "quiz.ipynb")
+    nbformat.write(quiz_notebook(body="return a + b if a >= 0 else 0"),  # fails the hidden test
+                   submissions / "half" / "quiz" / "quiz.ipynb")
 
     grades = grading.grade("quiz", submissions).set_index("student")
+    assert grades.loc["half", "notebook_score"] == 2 and grades.loc["half", "status"] == "partial"
+    assert ("Notebook tests that lost points: test_add_hidden (0 of 1)"
+            in grades.loc["half", "message"])
+    assert "test_add (" not in grades.loc["half", "message"]
+    assert (grades.seconds > 0).all()
+    # Re-grading one student (a late submission) keeps everyone's row in the CSV.
+    before = pd.read_csv(course / "grades" / "quiz.csv")
+    assert list(before.student) == ["blank", "half", "missing", "solved"]
+    late = grading.grade("quiz", submissions, only=["blank"])
+    assert list(late.student) == ["blank"]
+    after = pd.read_csv(course / "grades" / "quiz.csv")
+    assert list(after.student) == ["blank", "half", "missing", "solved"]
+    assert after.set_index("student").drop(index="blank").drop(columns="seconds").equals(
+        before.set_index("student").drop(index="blank").drop(columns="seconds"))
+    with pytest.raises(exercises.GradingSetupError, match="no submission of quiz by nobody"):
+        grading.grade("quiz", submissions, only=["nobody"])
     assert (grades.loc["solved", ["notebook_score", "total"]] == 3).all()
     assert grades.loc["solved", "status"] == "ok", grades.loc["solved", "message"]
     assert "3 of 3 points" in grades.loc["solved", "message"]
