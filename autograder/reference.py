@@ -368,8 +368,8 @@ def main(args):
                   flush=True)
             save_records(args.exercise, records)
     for protocol, s in summarize(records).items():
-        for platform, p in s["platforms"].items():
-            print(f"{protocol:32s} {platform:18s} mean {p['mean']:.3f} 95% [{p['interval95'][0]:.3f}, "
+        for where, p in s["platforms"].items():
+            print(f"{protocol:32s} {where:18s} mean {p['mean']:.3f} 95% [{p['interval95'][0]:.3f}, "
                   f"{p['interval95'][1]:.3f}] over {len(p['seeds'])} seeds")
 
 

@@ -100,8 +100,7 @@ def _platform_notes(summaries):
                 notes.append(f"- {MODEL_NAMES.get(e, e)}, {_protocol_name(p)}: {platform} gives "
                              f"{o['mean']:.3f} [{o['interval95'][0]:.3f}, "
                              f"{o['interval95'][1]:.3f}] over {len(o['seeds'])} seeds, against "
-                             f"{ref['mean']:.3f} on {s['platform']}; {o['train_seconds']:.1f} s "
-                             f"against {ref['train_seconds']:.1f} s of training per seed.")
+                             f"{ref['mean']:.3f} on {s['platform']}.")
     return notes
 
 
