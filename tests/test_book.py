@@ -7,7 +7,13 @@ the book would use on this machine; where none is prepared, the embedded sample 
 ``conftest.py``. The build is the session fixture ``built_book`` of ``conftest.py``, shared with
 the browser test (``test_browser.py``); its time is printed in the test summary. The pages
 expected are those ``_toc.yml`` lists, with the titles of ``KNOWN_TITLES``.
+
+The repository URL is set in one place, ``_config.yml``'s ``repository.url``: pages take it from
+there (MyST substitutions of ``book/_ext/genrelab_book.py``), and a chapter links its exercise by
+a relative path (a download link in the built book). The build serves its own MathJax
+(``_static/mathjax``), never a CDN's.
 """
+import html as html_text
 import json
 import re
 from pathlib import Path
@@ -16,6 +22,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+EXERCISES = {"book/01_sound": "sound", "book/02_features": "features", "book/03_mlp": "mlp"}
+# Links in a page's prose: Markdown's [text](target) and MyST's {download}`text <target>` (the
+# build copies the target, so the link resolves in the built site as in the repository).
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)|\{download\}`[^`<]*<([^>`]+)>`")
 # Titles of the pages the course has (or is writing); the pages expected in the build are those
 # _toc.yml lists. A listed page missing here must have a "# Title" line, which is then expected.
 KNOWN_TITLES = {"book/intro": "Genre Lab", "book/setup": "Setup",
@@ -63,6 +73,18 @@ def text_of(path):
     return path.read_text()
 
 
+def markdown_of(path):
+    """The prose of a page: a Markdown file, or a notebook's Markdown cells."""
+    if path.suffix == ".ipynb":
+        return "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                         if c["cell_type"] == "markdown")
+    return path.read_text()
+
+
+def repository_url():
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+
+
 def test_toc_lists_existing_pages_with_content():
     pages = toc_files()
     assert REQUIRED <= set(pages), f"_toc.yml lacks {sorted(REQUIRED - set(pages))}"
@@ -81,6 +103,23 @@ def test_chapter_notebooks_are_committed_without_outputs():
             cells = json.loads(path.read_text())["cells"]
             assert not any(c.get("outputs") for c in cells if c["cell_type"] == "code"), (
                 f"{path.name} has outputs: the book executes it at build time")
+
+
+def test_pages_take_the_repository_url_from_the_config_and_link_exercises_relatively():
+    url = repository_url()
+    for page in toc_files():
+        path = source_of(page)
+        text = markdown_of(path)
+        assert url not in text, (f"{page} types the repository URL: use {{{{ repository_url }}}} "
+                                 "(or {{ clone_command }}), set from _config.yml's repository.url")
+        assert not re.search(r"(?<![(<])https?://\S*exercises/", text), f"{page}: a bare exercise URL"
+        targets = [t for pair in LINK.findall(text) for t in pair if "exercises/" in t]
+        for target in targets:
+            assert "://" not in target, f"{page}: exercise link {target} is not a relative link"
+            assert (path.parent / target).resolve().is_file(), f"{page}: {target} does not exist"
+        if page in EXERCISES:
+            name = EXERCISES[page]
+            assert f"../exercises/{name}/{name}.ipynb" in targets, f"{page} does not link its exercise"
 
 
 @pytest.mark.slow
@@ -122,3 +161,24 @@ def test_chapter_shows_reference_results_and_launch_buttons(built_book):
         assert "No reference results are recorded yet" in plain
     assert "colab.research.google.com/github/genre-lab/genre-lab/blob/main/book/03_mlp.ipynb" in text
     assert "mybinder.org/v2/gh/genre-lab/genre-lab/main" in text
+
+
+@pytest.mark.slow
+def test_pages_load_the_builds_own_mathjax_and_show_the_configured_clone_command(built_book):
+    html = built_book.html
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax is not in the build"
+    assert list((html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    with_math = 0
+    for page in PAGES:
+        text = (html / f"{page}.html").read_text()
+        scripts = re.findall(r'<script[^>]*\bsrc="([^"]*mathjax[^"]*)"', text, re.I)
+        assert all("://" not in src for src in scripts), f"{page} loads MathJax from {scripts}"
+        for src in scripts:
+            assert (html / page).parent.joinpath(src.split("?")[0]).resolve().is_file(), src
+        if 'class="math' in text:
+            with_math += 1
+            assert scripts, f"{page} has math but loads no MathJax"
+    assert with_math, "no page has math: the MathJax check checked nothing"
+    setup = html_text.unescape(re.sub(r"<.*?>", "", (html / "book" / "setup.html").read_text()))
+    assert f"git clone {repository_url()}" in setup, "the Setup page's clone command"
+    assert "{{" not in setup, "an unresolved MyST substitution on the Setup page"

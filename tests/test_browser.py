@@ -1,7 +1,11 @@
 """The built book in a real browser: every page of ``_toc.yml``, served on localhost and loaded
 in headless Chromium (Debian's ``chromium`` and ``chromium-driver`` packages, driven by
 Selenium), renders its title, loads every image, can play every ``<audio>`` element, has no
-broken internal link or ``#fragment``, and logs no console error.
+broken internal link or ``#fragment``, and logs no console error. A page with math must have it
+typeset by the build's own MathJax (``_static/mathjax``, never a CDN): once MathJax is done, no
+raw TeX delimiter (``\\(``, ``\\)``, ``\\[``, ``\\]``, ``$$``) may be left in the visible text. The
+browser has no network (every host but the local server fails to resolve), so this is the
+offline reading of the book.
 
 It uses the build of ``conftest.py``'s ``built_book`` (shared with ``test_book.py``). A
 full-page screenshot of each page is saved in ``$GENRELAB_ARTIFACTS`` (default:
@@ -35,6 +39,8 @@ CHROMEDRIVER = (os.environ.get("GENRELAB_CHROMEDRIVER") or shutil.which("chromed
                 or "/usr/bin/chromedriver")
 MAX_SHOT_HEIGHT = 30000  # px: Chromium's limit for one capture is a little above this
 LOAD_TIMEOUT = 30  # s, for a page's images and audio
+MATHJAX_TIMEOUT = 15  # s, for MathJax to load and start (local files: well under a second)
+RAW_TEX = ("\\(", "\\)", "\\[", "\\]", "$$")  # what a formula MathJax did not typeset shows
 
 
 def artifacts_dir():
@@ -80,6 +86,7 @@ def browser():
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
+    driver.set_script_timeout(LOAD_TIMEOUT)
     yield driver
     driver.quit()
 
@@ -144,6 +151,64 @@ return Array.from(document.querySelectorAll('audio')).map(audio => {
           readyState: audio.readyState, duration: audio.duration,
           error: audio.error ? audio.error.code : null};
 });"""
+
+MATH_JS = """
+const requested = performance.getEntriesByType('resource').map(entry => entry.name);
+return {
+  formulas: document.querySelectorAll('.math').length,
+  scripts: Array.from(document.scripts).map(s => s.src).filter(src => /mathjax/i.test(src)),
+  requested: requested.filter(name => /mathjax/i.test(name)),
+  started: !!(window.MathJax && window.MathJax.startup && window.MathJax.startup.promise),
+  typeset: document.querySelectorAll('mjx-container').length,
+};"""
+
+TYPESET_JS = """
+const done = arguments[arguments.length - 1];
+window.MathJax.startup.promise.then(() => done(null), error => done(String(error)));"""
+
+# The text a reader sees: text nodes that are rendered, less code blocks and inline code (a code
+# cell may well print a backslash or a dollar sign) and MathJax's hidden MathML copy.
+VISIBLE_TEXT_JS = """
+const skip = 'pre, code, script, style, textarea, mjx-assistive-mml';
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+const parts = [];
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  const parent = node.parentElement;
+  if (parent && !parent.closest(skip) && parent.getClientRects().length) parts.push(node.data);
+}
+return parts.join(' ');"""
+
+
+def math_problems(driver, site):
+    """What is wrong with a page's math: MathJax missing, loaded from outside the build, not
+    started or failing, formulas left untypeset, raw TeX delimiters visible. A page without
+    math (no ``.math`` element) has nothing to check."""
+    state = driver.execute_script(MATH_JS)
+    if not state["formulas"]:
+        return []
+    problems = []
+    if not state["scripts"]:
+        problems.append(f"{state['formulas']} formulas, but no MathJax script on the page")
+    problems += [f"MathJax loaded from outside the build: {url}"
+                 for url in sorted(set(state["scripts"] + state["requested"]))
+                 if not url.startswith(site + "/")]
+    if wait_for(lambda: driver.execute_script(MATH_JS)["started"], timeout=MATHJAX_TIMEOUT):
+        error = driver.execute_async_script(TYPESET_JS)
+        if error:
+            problems.append(f"MathJax failed: {error}")
+    else:
+        problems.append(f"MathJax did not start within {MATHJAX_TIMEOUT} s "
+                        f"(scripts: {', '.join(state['scripts']) or 'none'})")
+    typeset = driver.execute_script(MATH_JS)["typeset"]
+    if typeset < state["formulas"]:
+        problems.append(f"{typeset} of {state['formulas']} formulas typeset by MathJax")
+    text = driver.execute_script(VISIBLE_TEXT_JS)
+    for delimiter in RAW_TEX:
+        at = text.find(delimiter)
+        if at >= 0:
+            context = " ".join(text[max(0, at - 40):at + 60].split())
+            problems.append(f"raw TeX visible ({delimiter}): ...{context}...")
+    return problems
 
 
 def full_page_screenshot(driver, path):
@@ -241,6 +306,9 @@ def test_page_renders_in_a_browser(browser, site, page):
             problems.append(f"broken link: {urlsplit(href).path} (HTTP {status})")
         elif fragment and html and not has_anchor(html, fragment):
             problems.append(f"missing anchor: {urlsplit(target).path}#{fragment}")
+
+    # Math: typeset offline by the build's own MathJax, no raw TeX left visible.
+    problems += math_problems(browser, site)
 
     problems += [f"console error: {message}" for message in console_errors(browser, site)]
 
