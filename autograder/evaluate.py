@@ -130,8 +130,12 @@ def measure(model, exercise, dataset, split="test"):
                                   f"{len(X)} test examples")
     ids, track_probs = song_level(probs, tracks)
     truth = pd.Series(y, index=tracks).groupby(level=0).first().loc[ids]
-    acc, low, high = accuracy_interval(truth.to_numpy(), track_probs.argmax(axis=1))
-    return {"accuracy": acc, "low": low, "high": high, "n": len(ids)}
+    pred = track_probs.argmax(axis=1)
+    acc, low, high = accuracy_interval(truth.to_numpy(), pred)
+    confusion = np.zeros((probs.shape[-1],) * 2, dtype=int)  # rows: true genre, columns: said
+    np.add.at(confusion, (truth.to_numpy().astype(int), pred), 1)
+    return {"accuracy": acc, "low": low, "high": high, "n": len(ids),
+            "confusion": confusion.tolist()}
 
 
 def main(argv=None):
@@ -195,6 +199,7 @@ class Result:
     high: float = None
     n: int = None
     seconds: float = None
+    confusion: list = None  # per track: rows the true genre, columns the predicted one
 
     def report(self):
         """Markdown for the student: accuracy, interval, threshold, score and why."""

@@ -3,7 +3,9 @@
 For each clip, in parallel over clips, from one STFT of the clip and one of its 3 s segments
 (:func:`genrelab.features.clip_representations`): the Kaggle 57-feature rows for the 30 s clip
 and for each 3 s segment, 130x13 MFCC sequences, 128x130 log-mel segments, and a mel-spectrogram
-image. Results are cached per clip, so an interrupted or repeated run only does what is missing.
+image. Results are cached per clip, so an interrupted or repeated run only does what is missing;
+the cache is keyed by the settings and by a digest of the code that computes a clip
+(:func:`code_digest`), so changed feature code computes every clip again.
 Clips that cannot be decoded are listed in ``problems.csv`` by name, and left out.
 
 Output, in ``data/prepared/<dataset>/``: ``features_30_sec.csv`` and ``features_3_sec.csv`` (the
@@ -12,6 +14,7 @@ columns of Kaggle's tables), ``mfcc_segments.npz``, ``logmel_segments.npz``, ``i
 """
 import functools
 import hashlib
+import inspect
 import json
 import multiprocessing
 import os
@@ -31,15 +34,39 @@ CACHE_VERSION = 1
 IMAGE_SIZE = (432, 288)  # width x height, as Kaggle's images_original/
 
 
+def _source(obj):
+    """The source text of a module or function (read from its file)."""
+    return inspect.getsource(obj)
+
+
+def code_digest():
+    """sha256 (16 hex digits) of the code that computes a clip's cache file: the whole of
+    ``genrelab/audio.py`` and ``genrelab/features.py``, and this module's per-clip functions.
+    It depends on the code's text only (not on where the project lies), so a change to the
+    feature code gives new cache files instead of reusing stale ones."""
+    digest = hashlib.sha256()
+    for obj in (audio, features, _process, _save_image, _magma):
+        text = _source(obj)
+        digest.update(f"{obj.__name__}\n{len(text)}\n{text}".encode())
+    return digest.hexdigest()[:16]
+
+
 def settings_for(index, bandlimit="auto"):
-    """The processing settings; ``bandlimit='auto'`` low-passes every clip at 8 kHz when some
-    clips of the set reached us band-limited (source rate below 22050 Hz)."""
+    """The processing settings, and the digest of the code that applies them
+    (:func:`code_digest`); ``bandlimit='auto'`` low-passes every clip at 8 kHz when some clips
+    of the set reached us band-limited (source rate below 22050 Hz)."""
     limited = "source_sample_rate" in index and bool((index.source_sample_rate < SR).any())
     hz = {"auto": 8000 if limited else None, "none": None}.get(bandlimit, bandlimit)
     return {"cache_version": CACHE_VERSION, "sr": SR, "n_fft": features.N_FFT,
             "hop": features.HOP, "n_mels": features.N_MELS,
             "segment_seconds": features.SEGMENT_SECONDS,
-            "bandlimit_hz": None if hz is None else int(hz)}
+            "bandlimit_hz": None if hz is None else int(hz), "code_sha256": code_digest()}
+
+
+def cache_key(settings):
+    """The name of the cache folder for ``settings`` (:func:`settings_for`): a digest of them,
+    code digest included."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @functools.cache
@@ -97,6 +124,14 @@ def _process(path, track_id, genre, cache, image_dir, bandlimit_hz):
     return None
 
 
+FORK_UNSAFE_MODULES = ("jax", "torch", "tensorflow")
+"""Libraries whose state does not survive a fork: where one is imported, workers are spawned."""
+
+
+def _fork_unsafe():
+    return any(name in sys.modules for name in FORK_UNSAFE_MODULES)
+
+
 def prepare(audio_root=None, out=None, workers=None, bandlimit="auto", track_ids=None,
             seed=0, progress=True, clean=False):
     """Prepare a data set; returns the output folder. ``track_ids`` limits it to some clips;
@@ -110,8 +145,7 @@ def prepare(audio_root=None, out=None, workers=None, bandlimit="auto", track_ids
         index = index[index.track_id.isin(track_ids)].reset_index(drop=True)
     out = Path(out) if out else data_dir() / "prepared" / name
     settings = settings_for(index, bandlimit)
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    cache, image_dir = out / "cache" / key, out / "images"
+    cache, image_dir = out / "cache" / cache_key(settings), out / "images"
     if clean:
         shutil.rmtree(out / "cache", ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
@@ -122,9 +156,10 @@ def prepare(audio_root=None, out=None, workers=None, bandlimit="auto", track_ids
     if len(todo):
         features.compile_kernels()  # once, before the workers fork
         # Forked workers inherit the parent's state; TensorFlow's does not survive a fork (a
-        # worker aborts when it garbage-collects a TensorFlow function), so a process that has
-        # imported it starts fresh workers instead.
-        context = multiprocessing.get_context("spawn" if "tensorflow" in sys.modules else None)
+        # worker aborts when it garbage-collects a TensorFlow function), nor do JAX's and
+        # PyTorch's thread pools, so a process that has imported one of them starts fresh
+        # workers instead.
+        context = multiprocessing.get_context("spawn" if _fork_unsafe() else None)
         with ProcessPoolExecutor(workers or os.cpu_count(), mp_context=context,
                                  initializer=_one_thread) as pool:
             jobs = {pool.submit(_process, r.path, r.track_id, r.genre, cache, image_dir,

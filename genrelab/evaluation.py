@@ -1,7 +1,8 @@
 """Reporting results honestly. Derived in *Honest evaluation* (``book/evaluation.ipynb``).
 
 An accuracy on 290 test tracks is an estimate: :func:`accuracy_interval` gives its 95% (Wilson)
-interval; :func:`seeds_interval` gives the interval of a mean over training seeds; and
+interval; :func:`seeds_interval` gives the interval of a mean over training seeds;
+:func:`noise_aware_threshold` the grading threshold that a test set of a given size allows; and
 :func:`song_level` turns per-segment predictions into one prediction per song.
 """
 import numpy as np
@@ -30,6 +31,19 @@ def accuracy_interval(y_true, y_pred, level=0.95):
     if y_true.size == 0:
         raise ValueError("no predictions to score")
     return wilson_interval(np.mean(y_true == y_pred), y_true.size, level)
+
+
+def noise_aware_threshold(reference, n, level=0.95):
+    """The lowest accuracy on ``n`` test tracks that the test set cannot tell apart from the
+    ``reference`` accuracy: the smallest ``k / n`` whose Wilson interval (:func:`wilson_interval`)
+    still reaches ``reference``. A model at or above it is not significantly worse than the
+    reference on these tracks, so it loses no points to the noise of a small test set."""
+    if n <= 0:
+        raise ValueError("no test tracks")
+    for k in range(n + 1):
+        if wilson_interval(k / n, n, level)[2] >= reference:
+            return k / n
+    return 1.0
 
 
 def seeds_interval(values, level=0.95):

@@ -1,10 +1,13 @@
 """Thresholds are measured numbers with provenance: they follow, by the stated rule, from the
 recorded reference runs in ``autograder/results/``."""
+import hashlib
 import json
 
+import numpy as np
 import pytest
 
 from autograder import reference
+from genrelab import evaluation
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +25,18 @@ def test_every_record_says_what_how_and_where(records):
         for r in runs:
             assert {"seed", "accuracy", "interval95", "data", "hardware", "date"} <= set(r)
             assert r["hardware"]["device"] in ("CPU", "GPU") and r["data"]["table_sha256"]
-            assert r["interval95"][0] <= r["accuracy"] <= r["interval95"][1]
+            # The accuracy is a count of correct test tracks, and the interval is the Wilson
+            # interval of that count (genrelab.evaluation.accuracy_interval), not a typed number.
+            n = r["data"]["tracks"]["test"]
+            correct = round(r["accuracy"] * n)
+            assert abs(r["accuracy"] - correct / n) < 1e-9, (
+                f"{exercise} {r['protocol']} seed {r['seed']}: accuracy {r['accuracy']} is not a "
+                f"share of {n} test tracks")
+            truth = np.zeros(n, int)
+            _, low, high = evaluation.accuracy_interval(truth, np.arange(n) >= correct)
+            assert np.allclose(r["interval95"], [low, high], rtol=0, atol=1e-9), (
+                f"{exercise} {r['protocol']} seed {r['seed']}: interval95 {r['interval95']} is not "
+                f"the Wilson interval [{low}, {high}] of {correct} of {n}")
 
 
 @pytest.mark.parametrize("exercise", ["features", "mlp"])
@@ -52,9 +66,35 @@ def test_every_exercise_with_a_model_has_a_reference_model_and_thresholds(record
 
 
 def test_the_rule_is_applied_as_stated():
-    runs = [{"protocol": "synthetic:default", "seed": s, "accuracy": a, "interval95": [0, 1],
-             "data": {"dataset": "synthetic", "split": "x", "tracks": {"test": 40}},
-             "hardware": {"device": "CPU"}} for s, a in enumerate([0.8, 0.75, 0.9, 0.85, 0.82])]
-    t = reference.derive_thresholds({"mlp": runs})["mlp"]["synthetic"]
-    assert t["threshold"] == 0.67   # floor(0.9 * 0.75, 0.01)
-    assert "seeds [0, 1, 2, 3, 4]" in t["provenance"]
+    """Full points from the lowest accuracy whose Wilson interval on the test tracks reaches the
+    reference mean, never above the weakest reference run, rounded down to 0.01."""
+    from genrelab import evaluation
+
+    def runs(n):
+        return [{"protocol": "synthetic:default", "seed": s, "accuracy": a, "interval95": [0, 1],
+                 "data": {"dataset": "synthetic", "split": "x", "tracks": {"test": n}},
+                 "hardware": {"device": "CPU"}} for s, a in enumerate([0.8, 0.75, 0.9, 0.85, 0.82])]
+
+    # 40 test tracks, mean 0.824: 29/40 = 0.725 is the lowest accuracy whose Wilson interval
+    # reaches 0.824 (28/40 = 0.700 reaches only 0.819).
+    assert evaluation.wilson_interval(0.7, 40)[2] < 0.824 <= evaluation.wilson_interval(0.725, 40)[2]
+    t = reference.derive_thresholds({"mlp": runs(40)})["mlp"]["synthetic"]
+    assert t["threshold"] == 0.72 and t["rule"] == reference.RULE
+    assert "seeds [0, 1, 2, 3, 4]" in t["provenance"] and "on 40 test tracks" in t["provenance"]
+    # 4000 test tracks pin an accuracy down to 0.812: the weakest run (0.75) then sets it.
+    assert reference.derive_thresholds({"mlp": runs(4000)})["mlp"]["synthetic"]["threshold"] == 0.75
+
+
+@pytest.mark.slow
+def test_a_freshly_prepared_sample_set_is_the_table_of_its_records(records, synthetic_data):
+    """The ``synthetic:default`` reference runs (which set the sample set's thresholds) were
+    made on exactly the table that making and preparing the sample set gives today: its sha256
+    is the ``table_sha256`` they record. Where it is not, the sample set or its features changed
+    since: measure again (``python -m autograder reference ... --protocol synthetic:default``)."""
+    table = synthetic_data / "prepared" / "synthetic" / "features_30_sec.csv"
+    digest = hashlib.sha256(table.read_bytes()).hexdigest()
+    recorded = {(e, r["data"]["table_sha256"]) for e, runs in records.items() for r in runs
+                if r["protocol"] == "synthetic:default"}
+    assert {e for e, _ in recorded} >= {"features", "mlp"}
+    assert {sha for _, sha in recorded} == {digest}, (
+        f"a fresh sample set's table has sha256 {digest}; the records: {sorted(recorded)}")
