@@ -9,6 +9,7 @@
     python -m autograder reference features --protocol gtzan-503:default --seeds 5
     python -m autograder thresholds              # thresholds.json from the recorded runs
     python -m autograder readme [--check]        # the README's figures from the records
+    python -m autograder report mlp              # the class report (HTML) for the instructor
 
 Exit status: 0 when the command ran (a batch with broken submissions included), 2 for an
 instructor-side problem (unknown exercise, no submissions, no prepared data, no threshold), with
@@ -30,6 +31,9 @@ COMMANDS = {
               "validation score, and what it could not check"),
     "demo": ("autograder.demo", "main", "add_arguments",
              "build a demo class (reference, untrained, broken, missing) and grade it"),
+    "report": ("autograder.class_report", "main", "add_arguments",
+               "the instructor's class report of a graded exercise: one self-contained HTML "
+               "page"),
     "reference": ("autograder.reference", "main", "add_arguments",
                   "train the reference model over seeds and record the runs in results/"),
     "thresholds": ("autograder.reference", "thresholds_main", None,

@@ -1,7 +1,7 @@
 """``python -m autograder demo``: a demo class, built and graded end to end (``make course``).
 
 Four students hand in an exercise (``--exercise``, ``mlp`` by default; ``features`` and ``sound``
-are quicker) in ``<course>/demo/<student>/<exercise>/``:
+are quicker) in ``<course>/demo/handed-in/<student>/<exercise>/``:
 
 - ``reference``: the solution notebook, executed as a student runs it, so it saves its model;
 - ``untrained``: the blank student notebook, and a model of the right shapes that was never
