@@ -98,6 +98,8 @@ def hardware_of_machine():
 
 
 CODE_PATHS = ("genrelab", "autograder")
+NOT_CODE = ("autograder/results", "autograder/thresholds.json")
+"""What the runs themselves write: records and thresholds are not code."""
 """The code a reference run runs (data_scripts only made the tables, which the records identify
 by checksum): a change there makes a record *dirty*."""
 
@@ -117,7 +119,8 @@ def code_version(root=HERE.parent):
 
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS))
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS,
+                         *(f":(exclude){p}" for p in NOT_CODE)))
     except OSError:  # no git, or not a checkout
         commit, dirty = os.environ.get("GENRELAB_COMMIT"), None
     return {"commit": commit, "dirty": dirty}

@@ -44,7 +44,8 @@ def test_code_version_is_git_head_and_says_whether_the_code_differs(tmp_path, mo
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
     status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
-                             "--untracked-files=no", "--", *reference.CODE_PATHS],
+                             "--untracked-files=no", "--", *reference.CODE_PATHS,
+                             *(f":(exclude){p}" for p in reference.NOT_CODE)],
                             capture_output=True, text=True).stdout
     assert reference.code_version() == {"commit": head, "dirty": bool(status.strip())}
     # A copy without git (as sent to a GPU machine): the commit comes from $GENRELAB_COMMIT.
