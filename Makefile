@@ -8,7 +8,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)  # nbgrader runs alembic from PATH
 # One stamp per checkout: the editable install points at this folder.
 STAMP := $(VENV)/.genrelab-installed$(subst /,_,$(CURDIR))
 
-.PHONY: course test setup data exercises book demo clean
+.PHONY: course test setup data exercises book demo clean publish publish-only
 course: setup data exercises book demo
 
 # The tests, then the reference-run and grading tests again on Keras' JAX backend (CPU JAX):
@@ -39,6 +39,23 @@ exercises: setup
 
 book: setup
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
+
+# The book online: `make publish` builds the book, then `make publish-only` pushes _build/html
+# to the gh-pages branch of REMOTE (a remote's name or a repository's path; default origin) with
+# ghp-import: -n adds .nojekyll (GitHub Pages then serves _static/ as it is), -f replaces the
+# branch. The published address is _config.yml's html.baseurl, the only place it is written.
+REMOTE ?= origin
+publish: book
+	$(MAKE) --no-print-directory publish-only REMOTE='$(REMOTE)'
+
+publish-only:
+	@test -f _build/html/index.html \
+	  || { echo "error: no book in _build/html: run make book (or make publish)" >&2; exit 1; }
+	$(VENV)/bin/ghp-import -n -p -f -r '$(REMOTE)' -b gh-pages \
+	  -m "The book, built from $$(git rev-parse --short HEAD 2>/dev/null || echo 'an uncommitted tree')" \
+	  _build/html
+	@echo "pushed _build/html to the gh-pages branch of $(REMOTE); GitHub Pages serves it at" \
+	  "$$($(PY) -c "import yaml; print(yaml.safe_load(open('_config.yml'))['html']['baseurl'])")"
 
 demo: setup
 	$(PY) -m autograder demo

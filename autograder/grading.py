@@ -143,10 +143,13 @@ def lost_points(course, exercise, student):
                 if g.name != exercise.task_id and (g.score or 0) < g.max_score]
 
 
-def tests_message(lost):
-    """One sentence naming the test cells that lost points, or ``""``."""
+def tests_message(lost, course=None, exercise=None, student=None):
+    """One sentence naming the test cells that lost points, or ``""``; for a submission without
+    its notebook, one saying so (every cell lost its points, and there is no feedback page)."""
     if not lost:
         return ""
+    if course and not (course.submitted / student / exercise.name / exercise.notebook).is_file():
+        return f"No {exercise.notebook} was handed in: its tests score 0."
     cells = ", ".join(f"{name} ({score or 0:g} of {top:g})" for name, score, top in lost)
     return (f"Notebook tests that lost points: {cells}. The feedback shows each failing test's "
             "message.")
@@ -173,7 +176,10 @@ def grade_notebook_only(course, exercise, student, dataset, notes):
     lost = lost_points(course, exercise, student)
     return {"student": student, "notebook_score": tests, "total": tests,
             "status": "error" if notes else "partial" if lost else "ok",
-            "message": " ".join(m for m in [message, tests_message(lost), *notes] if m)}
+            "message": " ".join(m for m in [message, tests_message(lost, course, exercise, student),
+                                            *notes] if m),
+            "_details": {"confusion": None, "problem": None,
+                         "lost_cells": [list(c) for c in lost]}}
 
 
 def relative(text, folder):
@@ -222,16 +228,48 @@ def grade_student(course, exercise, student, dataset, timeout, memory_mb, steps=
     if not ok:
         notes.append(f"No feedback was generated: {_nbgrader_error(log)}")
     lost = lost_points(course, exercise, student)
+    steps("the model the grader's run of the notebook saved")
+    disagreement = compare_with_rerun(course, exercise, student, dataset, result, timeout,
+                                      memory_mb)
     report = course.feedback / student / exercise.name / "model_report.md"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(f"# {exercise.name}: your model on the held-out test split\n\n"
-                      + result.report())
+                      + result.report() + (f"\n**Check your model file.** {disagreement}\n"
+                                           if disagreement else ""))
+    if disagreement:
+        notes.append(disagreement)
     return {"student": student, "notebook_score": tests, "model_accuracy": result.accuracy,
             "interval_low": result.low, "interval_high": result.high,
             "threshold": result.threshold, "model_score": result.score, "total": total,
             "status": ("error" if result.status != "ok" or notes
                        else "partial" if lost or result.score < result.points else "ok"),
-            "message": " ".join(m for m in [result.message, tests_message(lost), *notes] if m)}
+            "message": " ".join(m for m in [result.message,
+                                            tests_message(lost, course, exercise, student),
+                                            *notes] if m),
+            "_details": {"confusion": result.confusion, "problem": result.problem,
+                         "lost_cells": [list(c) for c in lost]}}
+
+
+DISAGREEMENT = 0.1
+"""How far (in accuracy) the handed-in model may be from the one the grader's run of the
+notebook trained before the report says so."""
+
+
+def compare_with_rerun(course, exercise, student, dataset, handed_in, timeout, memory_mb):
+    """``nbgrader autograde`` ran the student's notebook, which saved its own model in the
+    autograded copy. When that model and the handed-in one disagree by more than
+    :data:`DISAGREEMENT`, a sentence saying so; else ``""``."""
+    rerun = course.dir / "autograded" / student / exercise.name / exercise.model_file
+    submitted = course.submitted / student / exercise.name / exercise.model_file
+    if (not rerun.is_file() or handed_in.status != "ok"
+            or (submitted.is_file() and rerun.read_bytes() == submitted.read_bytes())):
+        return ""  # the grader's run saved no model of its own, or nothing to compare
+    again = evaluate_submission(exercise, rerun.parent, dataset, timeout, memory_mb)
+    if again.status != "ok" or abs(again.accuracy - handed_in.accuracy) <= DISAGREEMENT:
+        return ""
+    return (f"The model you handed in scores {handed_in.accuracy:.3f} on the test split, but "
+            f"the model your notebook trained and saved when the grader ran it scores "
+            f"{again.accuracy:.3f}: hand in the model.keras that your notebook saves.")
 
 
 def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMORY_MB,
@@ -276,12 +314,31 @@ def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMO
             row = {"student": student, "status": "error",
                    "message": f"Grading failed: {type(err).__name__}: {relative(str(err), dest)}"}
         row["seconds"] = steps.seconds
+        details = row.pop("_details", {})
         print(f"[{i}/{len(students)}] {student}: {row['status']}, {row.get('total', 0) or 0:g} "
               f"points, {row['seconds']:.1f} s", flush=True)
+        write_details(here.dir / "grades" / exercise.name / f"{student}.json",
+                      {**row, **details})
         rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS)
     write_grades(here.dir / "grades" / f"{exercise.name}.csv", table)
     return table
+
+
+def write_details(path, details):
+    """One student's grading in full (the CSV row, the per-track confusion matrix, the test
+    cells that lost points), for the class report; written atomically."""
+    import datetime
+    import json
+
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in details.items()}
+    clean["graded_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(clean, indent=1, default=float) + "\n")
+    os.replace(tmp, path)
 
 
 def write_grades(path, table):

@@ -316,6 +316,8 @@ def test_an_exercise_without_a_model_is_graded_on_its_notebook_tests(tmp_path, m
     assert "3 of 3 points" in grades.loc["solved", "message"]
     assert (grades.loc["blank", ["notebook_score", "total"]] == 0).all()
     assert grades.loc["missing", "total"] == 0 and grades.loc["missing", "status"] == "error"
+    assert "No quiz.ipynb was handed in: its tests score 0." in grades.loc["missing", "message"]
+    assert "lost points" not in grades.loc["missing", "message"]
     assert grades[["model_accuracy", "model_score"]].isna().all().all()
     assert (course / "grades" / "quiz.csv").is_file()
     assert (course / "feedback" / "solved" / "quiz" / "quiz.html").is_file()
@@ -378,3 +380,25 @@ def test_a_crash_is_reported_by_its_error_line_whatever_a_backend_logs_after_it(
     assert evaluate.diagnose(-9, "").problem == "memory"  # the kernel's OOM killer
     assert evaluate.diagnose(-11, BACKEND_NOISE).message == (
         "evaluating the model crashed (killed by signal SIGSEGV)")
+
+
+def test_a_model_unlike_the_one_the_notebook_saved_is_flagged(tmp_path):
+    """nbgrader's run of the notebook saves the notebook's own model in the autograded copy; a
+    handed-in model far from it (here: always blues, against always right) is flagged."""
+    from autograder import grading
+
+    here = grading.course()
+    for folder, model in (("submitted", bad_model()), ("autograded", good_model())):
+        path = here.dir / folder / "eve" / "mlp"
+        path.mkdir(parents=True)
+        model.save(path / "model.keras")
+    exercise = exercises.get("mlp")
+    handed_in = evaluate.evaluate_submission("mlp", here.submitted / "eve" / "mlp")
+    note = grading.compare_with_rerun(here, exercise, "eve", "tiny", handed_in, 60, 4096)
+    assert note == ("The model you handed in scores 0.100 on the test split, but the model your "
+                    "notebook trained and saved when the grader ran it scores 1.000: hand in the "
+                    "model.keras that your notebook saves.")
+    # The same file in both places (the notebook saved no model of its own): nothing to say.
+    shutil.copy(here.submitted / "eve" / "mlp" / "model.keras",
+                here.dir / "autograded" / "eve" / "mlp" / "model.keras")
+    assert grading.compare_with_rerun(here, exercise, "eve", "tiny", handed_in, 60, 4096) == ""
