@@ -12,8 +12,11 @@ STAMP := $(VENV)/.genrelab-installed$(subst /,_,$(CURDIR))
 course: setup data exercises book demo
 
 # The tests, then the reference-run and grading tests again on Keras' JAX backend (CPU JAX):
-# the GPU recipe (Keras 3 on JAX, no TensorFlow) is tested on every change.
-JAX_TESTS := tests/test_reference.py tests/test_autograder.py tests/test_end_to_end.py
+# the GPU recipe (Keras 3 on JAX, no TensorFlow) is tested on every change. (The class-grading
+# tests that run nbgrader, test_end_to_end and test_class_workflow, run once, on TensorFlow:
+# they add minutes, and their backend-dependent parts -- training and evaluating models -- are
+# what these two files test.)
+JAX_TESTS := tests/test_reference.py tests/test_autograder.py
 test: setup
 	$(PY) -m pytest -ra
 	KERAS_BACKEND=jax JAX_PLATFORMS=cpu $(PY) -m pytest -ra $(JAX_TESTS)
