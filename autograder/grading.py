@@ -183,10 +183,14 @@ def grade_notebook_only(course, exercise, student, dataset, notes):
 
 
 def relative(text, folder):
-    """``text`` with the grader's absolute paths of a submission ``folder`` made relative to it:
-    a student's report names the files of their own submission, not the grader's disk."""
-    folder = str(Path(folder).resolve())
-    return text.replace(folder + os.sep, "").replace(folder, "the submission folder")
+    """``text`` with the grader's absolute paths of a submission ``folder`` (or of its graded
+    copy) made relative to it: a student's report names the files of their own submission, not
+    the grader's disk."""
+    for path in {str(Path(folder)), str(Path(folder).resolve())}:
+        name = "the graded copy" if Path(path).parts[-3:-2] == ("autograded",) else \
+            "the submission folder"
+        text = text.replace(path + os.sep, "").replace(path, name)
+    return text
 
 
 class Steps:
@@ -314,6 +318,9 @@ def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMO
             row = {"student": student, "status": "error",
                    "message": f"Grading failed: {type(err).__name__}: {relative(str(err), dest)}"}
         row["seconds"] = steps.seconds
+        # Messages (nbgrader's included) name the student's own files, not the grader's disk.
+        row["message"] = relative(relative(row.get("message") or "", dest),
+                                  here.dir / "autograded" / student / exercise.name)
         details = row.pop("_details", {})
         print(f"[{i}/{len(students)}] {student}: {row['status']}, {row.get('total', 0) or 0:g} "
               f"points, {row['seconds']:.1f} s", flush=True)
