@@ -38,7 +38,7 @@ COMMANDS = {
                   "train the reference model over seeds and record the runs in results/"),
     "thresholds": ("autograder.reference", "thresholds_main", None,
                    "derive thresholds.json from the recorded reference runs"),
-    "readme": ("autograder.report", "main", "add_arguments",
+    "readme": ("autograder.readme", "main", "add_arguments",
                "regenerate the README's figures from autograder/results/ (--check: compare)"),
 }
 
