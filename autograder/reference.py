@@ -23,6 +23,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -55,8 +56,8 @@ def _gpu_names(backend):
 
         return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     if backend == "tensorflow":
-        import tensorflow as tf
-
+        # Keras' TensorFlow backend has loaded it already: asked, never imported here.
+        tf = sys.modules["tensorflow"]
         return [tf.config.experimental.get_device_details(g).get("device_name", g.name)
                 for g in tf.config.list_physical_devices("GPU")]
     return []
