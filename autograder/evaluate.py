@@ -1,11 +1,15 @@
 """Evaluate one saved model on the held-out test split, in a separate, limited process.
 
-    python -m autograder.evaluate --exercise mlp --model PATH --dataset NAME [--memory-mb N]
+    python -m autograder.evaluate --exercise mlp --model PATH [--model PATH2] --dataset NAME
+                                  [--inputs SPLIT.npz] [--memory-mb N]
 
-loads the model with ``keras.saving.load_model(path, safe_mode=True, compile=False)`` (no student
-code runs: a ``Lambda`` layer or an unknown custom class is refused), checks its input and output
-shapes, predicts the test split that the grader reads from the course's prepared data (never
-anything from the student) and prints one JSON line: ``accuracy``, its Wilson 95% interval
+loads each model with ``keras.saving.load_model(path, safe_mode=True, compile=False)`` (no
+student code runs: a ``Lambda`` layer or an unknown custom class is refused), checks its input
+and output shapes and the exercise's structural limits (weight budget, required layers:
+:meth:`autograder.exercises.Exercise.structure_problems`, here, in the grader's process, whatever
+the notebook's own tests said), predicts the test split that the grader reads from the course's
+prepared data (or from ``--inputs``, the split saved once per batch; never anything from the
+student) and prints one JSON line per model: ``accuracy``, its Wilson 95% interval
 ``low``/``high`` and ``n`` (test tracks), or ``problem`` and ``message``.
 
 :func:`evaluate_submission` runs that process with a wall-clock timeout and a memory limit and
@@ -114,15 +118,39 @@ def check_shapes(model, exercise):
                                     f"per genre); this one has input {got_in} and output {got_out}")
 
 
-def measure(model, exercise, dataset, split="test"):
+def check_structure(model, exercise):
+    """The exercise's structural limits hold on the loaded model, or :class:`ModelProblem`."""
+    problems = exercise.structure_problems(model)
+    if problems:
+        raise ModelProblem("structure", "The saved model breaks the exercise's limits: "
+                                        + "; ".join(problems) + ".")
+
+
+def save_inputs(exercise, dataset, path, split="test"):
+    """Save a split's ``(X, y, track_ids)`` to ``path`` (npz) once, for every evaluation of a
+    batch (``--inputs``)."""
+    import numpy as np
+
+    X, y, tracks = exercise.split_data(dataset, split)
+    tmp = Path(path).with_name(Path(path).name + ".tmp.npz")
+    np.savez(tmp, X=X, y=y, tracks=tracks.astype(str))
+    os.replace(tmp, path)
+    return Path(path)
+
+
+def measure(model, exercise, dataset, split="test", inputs=None):
     """Accuracy on a split (the held-out test split unless told), per track:
-    ``{accuracy, low, high, n}``."""
+    ``{accuracy, low, high, n}``; ``inputs``: the split saved by :func:`save_inputs`."""
     import numpy as np
     import pandas as pd
 
     from genrelab.evaluation import accuracy_interval, song_level
 
-    X, y, tracks = exercise.split_data(dataset, split)
+    if inputs:
+        with np.load(inputs) as saved:
+            X, y, tracks = saved["X"], saved["y"], saved["tracks"]
+    else:
+        X, y, tracks = exercise.split_data(dataset, split)
     probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
     if not np.all(np.isfinite(probs)):
         bad = int((~np.isfinite(probs)).any(axis=tuple(range(1, probs.ndim))).sum())
@@ -143,21 +171,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--exercise", required=True)
-    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--model", type=Path, required=True, action="append",
+                        help="a model file (repeatable: one JSON line each, in order)")
     parser.add_argument("--dataset", required=True)
+    parser.add_argument("--inputs", type=Path, help="the split, saved by save_inputs")
     parser.add_argument("--memory-mb", type=int, default=MEMORY_MB)
     parser.add_argument("--split", default="test", choices=("test", "valid"))
     args = parser.parse_args(argv)
     limit = args.memory_mb << 20
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     exercise = exercises.get(args.exercise)
-    try:
-        model = load_model(args.model, exercise)
-        check_shapes(model, exercise)
-        outcome = measure(model, exercise, args.dataset, args.split)
-    except ModelProblem as problem:
-        outcome = {"problem": problem.problem, "message": problem.message}
-    print(json.dumps(outcome), flush=True)
+    for path in args.model:
+        try:
+            model = load_model(path, exercise)
+            check_shapes(model, exercise)
+            check_structure(model, exercise)
+            outcome = measure(model, exercise, args.dataset, args.split, args.inputs)
+        except ModelProblem as problem:
+            outcome = {"problem": problem.problem, "message": problem.message}
+        print(json.dumps(outcome), flush=True)
 
 
 def threshold_for(exercise, dataset):
@@ -182,7 +214,8 @@ def score(accuracy, threshold, chance, points):
 @dataclass
 class Result:
     """The outcome of grading one model. ``status`` is ``ok`` or ``error``; on error,
-    ``problem`` is one of missing, unreadable, unsafe, shape, nan, timeout, memory, crash."""
+    ``problem`` is one of missing, unreadable, unsafe, shape, structure, nan, timeout,
+    memory, crash."""
     exercise: str
     dataset: str
     status: str
@@ -213,12 +246,22 @@ class Result:
 
 
 def evaluate_submission(exercise, submission_dir, dataset=None, timeout=TIMEOUT_S,
-                        memory_mb=MEMORY_MB, split="test", model_file=None):
+                        memory_mb=MEMORY_MB, split="test", model_file=None, inputs=None):
     """Grade the model in ``submission_dir`` in a separate process limited to ``timeout`` seconds
     of wall-clock time and ``memory_mb`` MiB of data memory; returns a :class:`Result`.
     ``dataset`` defaults to the prepared data set the course uses (``GENRELAB_DATASET`` or the
     audio found). Raises :class:`exercises.GradingSetupError` or
     :class:`genrelab.dataset.DataNotFound` for instructor-side problems only."""
+    if isinstance(exercise, str):
+        exercise = exercises.get(exercise)
+    path = Path(submission_dir).resolve() / (model_file or exercise.model_file or "")
+    return evaluate_models(exercise, [path], dataset, timeout, memory_mb, split, inputs)[0]
+
+
+def evaluate_models(exercise, paths, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMORY_MB,
+                    split="test", inputs=None):
+    """:func:`evaluate_submission` for several model files at once, in one child process (one
+    start-up of the backend): a :class:`Result` per path, in order."""
     from genrelab.dataset import dataset_info
 
     if isinstance(exercise, str):
@@ -228,15 +271,28 @@ def evaluate_submission(exercise, submission_dir, dataset=None, timeout=TIMEOUT_
                                           "is its notebook's test score (nbgrader autograde)")
     dataset = dataset_info(dataset)["name"]
     limits = threshold_for(exercise.name, dataset)
-    path = Path(submission_dir).resolve() / (model_file or exercise.model_file)
     start = time.perf_counter()
-    try:
-        check_file(path)
-        outcome = _run_child(exercise, path, dataset, timeout, memory_mb, split)
-    except ModelProblem as problem:
-        outcome = {"problem": problem.problem, "message": problem.message}
+    outcomes, present = {}, []
+    for path in map(Path, paths):
+        try:
+            check_file(path)
+            present.append(path)
+        except ModelProblem as problem:
+            outcomes[path] = {"problem": problem.problem, "message": problem.message}
+    if present:
+        try:
+            outcomes.update(zip(present, _run_child(exercise, present, dataset, timeout,
+                                                    memory_mb, split, inputs)))
+        except ModelProblem as problem:
+            outcomes.update({p: {"problem": problem.problem, "message": problem.message}
+                             for p in present})
+    seconds = round(time.perf_counter() - start, 1)
+    return [_result(exercise, dataset, limits, outcomes[Path(p)], seconds, split) for p in paths]
+
+
+def _result(exercise, dataset, limits, outcome, seconds, split):
     result = Result(exercise.name, dataset, "error" if "problem" in outcome else "ok",
-                    points=exercise.points, seconds=round(time.perf_counter() - start, 1),
+                    points=exercise.points, seconds=seconds,
                     **{k: limits[k] for k in ("threshold", "chance", "rule", "provenance")},
                     **outcome)
     if result.status == "ok":
@@ -251,12 +307,13 @@ def evaluate_submission(exercise, submission_dir, dataset=None, timeout=TIMEOUT_
     return result
 
 
-def _run_child(exercise, path, dataset, timeout, memory_mb, split="test"):
+def _run_child(exercise, paths, dataset, timeout, memory_mb, split="test", inputs=None):
     """Run :func:`main` in a fresh, isolated interpreter (``-I``: the submission folder is never
-    on its import path); its JSON line, or a :class:`ModelProblem`."""
+    on its import path); its JSON lines (one per model), or a :class:`ModelProblem`."""
     cmd = [sys.executable, "-I", "-m", "autograder.evaluate", "--exercise", exercise.name,
-           "--model", str(path), "--dataset", dataset, "--memory-mb", str(memory_mb),
-           "--split", split]
+           *[arg for path in paths for arg in ("--model", str(path))], "--dataset", dataset,
+           "--memory-mb", str(memory_mb), "--split", split,
+           *(["--inputs", str(inputs)] if inputs else [])]
     # The grader's Keras backend (KERAS_BACKEND), on the CPU whatever the machine has.
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
            "JAX_PLATFORMS": "cpu"}
@@ -265,8 +322,9 @@ def _run_child(exercise, path, dataset, timeout, memory_mb, split="test"):
     except subprocess.TimeoutExpired:
         raise ModelProblem("timeout", f"evaluating the model took longer than {timeout:g} s "
                                       "(the limit) and was stopped")
-    if proc.returncode == 0 and proc.stdout.strip():
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode == 0 and len(lines) >= len(paths):
+        return [json.loads(line) for line in lines[-len(paths):]]
     raise diagnose(proc.returncode, proc.stderr, memory_mb)
 
 

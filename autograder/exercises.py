@@ -43,6 +43,11 @@ class Exercise:
     custom_modules: tuple = ()  # modules registering the custom layers a model may use
     task_id: str = "model_accuracy"  # the nbgrader task cell that receives the model score
     points: float = 10.0
+    # Structural limits, checked by the grader on the saved model in its own process (as well
+    # as by the notebook's tests, which the student's kernel runs):
+    max_params: int = None        # weights of every kind (model.count_params()), at most
+    required_layers: tuple = ()   # Keras layer classes the model must contain
+    dense_layers: int = None      # exactly this many Dense layers
 
     @property
     def has_model(self):
@@ -63,14 +68,49 @@ class Exercise:
         test split)."""
         return INPUTS[self.inputs](dataset, split)
 
+    def structure_problems(self, model):
+        """What breaks the exercise's structural limits in a loaded model: a list of sentences
+        (empty when it complies). Counts come from the model's own weights, so nothing the
+        student's kernel did (a patched ``count_params``) changes them."""
+        import numpy as np
+
+        problems = []
+        layers = list(_all_layers(model))
+        if self.max_params is not None:
+            n = int(sum(np.prod(w.shape) for w in model.weights))
+            if n > self.max_params:
+                problems.append(f"the model has {n:,} weights; {self.name} allows at most "
+                                f"{self.max_params:,}")
+        names = {type(layer).__name__ for layer in layers}
+        for required in self.required_layers:
+            if required not in names:
+                problems.append(f"the model has no {required} layer, which {self.name} "
+                                "requires")
+        if self.dense_layers is not None:
+            n = sum(type(layer).__name__ == "Dense" for layer in layers)
+            if n != self.dense_layers:
+                problems.append(f"the model has {n} Dense layers; {self.name} requires exactly "
+                                f"{self.dense_layers}")
+        return problems
+
+
+def _all_layers(model):
+    """Every layer of a model, nested models' layers included."""
+    for layer in getattr(model, "layers", []):
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
 
 EXERCISES = {e.name: e for e in [
     Exercise("sound", notebook="sound.ipynb"),  # chapter 1: notebook tests only, no model
     Exercise("features", notebook="features.ipynb", model_file="model.keras",
              inputs="features_30s", input_shape=(len(FEATURE_COLUMNS),),
-             custom_modules=("genrelab.mlp",)),
+             custom_modules=("genrelab.mlp",), required_layers=("Normalization",),
+             dense_layers=1),  # a logistic regression
     Exercise("mlp", notebook="mlp.ipynb", model_file="model.keras", inputs="features_30s",
-             input_shape=(len(FEATURE_COLUMNS),), custom_modules=("genrelab.mlp",)),
+             input_shape=(len(FEATURE_COLUMNS),), custom_modules=("genrelab.mlp",),
+             max_params=100_000, required_layers=("Normalization",)),
 ]}
 
 

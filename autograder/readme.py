@@ -3,7 +3,9 @@
 No figure in the README is typed by hand. Its reference-results table comes from the reference
 runs in ``autograder/results/<exercise>.json`` (:func:`reference_section`), its benchmark paragraph
 from ``autograder/results/benchmark.json`` (:func:`benchmark_section`, written by
-``python -m data_scripts benchmark --record``). Each generated block sits between
+``python -m data_scripts benchmark --record``), its grading timings from
+``autograder/results/grading_benchmark.json`` (:func:`grading_benchmark_section`, written by
+``python -m autograder benchmark --record``). Each generated block sits between
 ``<!-- generated: NAME -->`` and ``<!-- end generated: NAME -->``; ``readme`` rewrites the blocks
 and ``readme --check`` exits 1 when the README differs from the records
 (``tests/test_readme.py`` does the same).
@@ -127,7 +129,31 @@ def benchmark_section(path=None):
             f"with {equal}. The goal is 10x per core.")
 
 
-SECTIONS = {"reference-results": reference_section, "benchmark": benchmark_section}
+def grading_benchmark_section(path=None):
+    """Markdown: the recorded grading benchmark (``python -m autograder benchmark --record``)."""
+    path = Path(path or reference.results_dir() / "grading_benchmark.json")
+    if not path.is_file():
+        return ("No grading benchmark recorded yet: run `python -m autograder benchmark "
+                "--students 100 --record`.")
+    b = json.loads(path.read_text())
+    m, sc = b["hardware"], b["scaling"]
+    lines = [f"Recorded in `autograder/results/grading_benchmark.json` ({m['cores']} cores, "
+             f"{m['cpu']}, commit {(b['code']['commit'] or 'unknown')[:7]}"
+             f"{' + changes' if b['code']['dirty'] else ''}, data set `{b['dataset']}`): "
+             f"**{b['students']} `{b['exercise']}` submissions graded end to end in "
+             f"{b['seconds'] / 60:.1f} min** with {b['workers']} workers, "
+             f"{b['seconds_per_student']:.1f} s per student (the sandboxed run of the notebook, "
+             f"which trains the model again, included; {b['graded_ok']} graded ok). The goal is "
+             "15 minutes for 100."]
+    if "speedup" in sc:
+        lines.append(f"From 1 to {b['workers']} workers, on {sc['students']} students: "
+                     f"{sc['1_workers_s']:.0f} s to {sc[str(b['workers']) + '_workers_s']:.0f} s, "
+                     f"a speed-up of **{sc['speedup']:.2f}x**.")
+    return " ".join(lines)
+
+
+SECTIONS = {"reference-results": reference_section, "benchmark": benchmark_section,
+            "grading-benchmark": grading_benchmark_section}
 _BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?:.*?\n)?(<!-- end generated: "
                     r"(?P=name) -->)", re.S)
 

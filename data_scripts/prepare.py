@@ -8,6 +8,12 @@ the cache is keyed by the settings and by a digest of the code that computes a c
 (:func:`code_digest`), so changed feature code computes every clip again.
 Clips that cannot be decoded are listed in ``problems.csv`` by name, and left out.
 
+In a student release (:func:`genrelab.dataset.is_student_release`) the test tracks are held out:
+they are dropped from the clip index before anything is computed (:func:`hold_out`), so no
+file of the output names them, and ``dataset.json`` records ``"held_out": ["test"]``. The split
+is decided on every clip found, before the hold-out and before decoding, so a track's split is
+the same in a release as in the full set the grader prepares.
+
 Output, in ``data/prepared/<dataset>/``: ``features_30_sec.csv`` and ``features_3_sec.csv`` (the
 columns of Kaggle's tables), ``mfcc_segments.npz``, ``logmel_segments.npz``, ``images/``,
 ``splits.csv``, ``problems.csv`` and ``dataset.json`` (what was made, from what, how).
@@ -28,7 +34,8 @@ import pandas as pd
 
 import genrelab
 from genrelab import GENRES, SR, audio, features, splits
-from genrelab.dataset import data_dir, dataset_name, find_audio_root, index_audio
+from genrelab.dataset import (HELD_OUT, data_dir, dataset_name, find_audio_root, index_audio,
+                              is_student_release)
 
 CACHE_VERSION = 1
 IMAGE_SIZE = (432, 288)  # width x height, as Kaggle's images_original/
@@ -51,16 +58,19 @@ def code_digest():
     return digest.hexdigest()[:16]
 
 
-def settings_for(index, bandlimit="auto"):
+def settings_for(index, bandlimit="auto", held_out=()):
     """The processing settings, and the digest of the code that applies them
     (:func:`code_digest`); ``bandlimit='auto'`` low-passes every clip at 8 kHz when some clips
-    of the set reached us band-limited (source rate below 22050 Hz)."""
+    of the set reached us band-limited (source rate below 22050 Hz). ``held_out`` (the splits
+    a student release leaves out) is one of them where it is not empty, so that a release's
+    prepared set never shares a cache with a full one."""
     limited = "source_sample_rate" in index and bool((index.source_sample_rate < SR).any())
     hz = {"auto": 8000 if limited else None, "none": None}.get(bandlimit, bandlimit)
     return {"cache_version": CACHE_VERSION, "sr": SR, "n_fft": features.N_FFT,
             "hop": features.HOP, "n_mels": features.N_MELS,
             "segment_seconds": features.SEGMENT_SECONDS,
-            "bandlimit_hz": None if hz is None else int(hz), "code_sha256": code_digest()}
+            "bandlimit_hz": None if hz is None else int(hz), "code_sha256": code_digest(),
+            **({"held_out": sorted(held_out)} if held_out else {})}
 
 
 def cache_key(settings):
@@ -132,10 +142,30 @@ def _fork_unsafe():
     return any(name in sys.modules for name in FORK_UNSAFE_MODULES)
 
 
+def held_out_for(held_out=None):
+    """The splits ``prepare`` leaves out: ``held_out`` when given, else
+    :data:`genrelab.dataset.HELD_OUT` (``test``) in a student release and none elsewhere."""
+    if held_out is None:
+        held_out = HELD_OUT if is_student_release() else ()
+    return tuple(held_out)
+
+
+def hold_out(index, split, held_out):
+    """The clips of ``index`` whose split (``split``: one per row of ``index``) is not one of
+    ``held_out``, and their splits: ``(index, split)``. ``prepare`` applies it to the clip index
+    before any clip is decoded, so the held-out tracks' features are never computed."""
+    split = np.asarray(split, dtype=object)
+    if len(split) != len(index):
+        raise ValueError(f"{len(split)} splits for {len(index)} clips")
+    keep = ~np.isin(split, list(held_out))
+    return index[keep].reset_index(drop=True), split[keep]
+
+
 def prepare(audio_root=None, out=None, workers=None, bandlimit="auto", track_ids=None,
-            seed=0, progress=True, clean=False):
+            seed=0, progress=True, clean=False, held_out=None):
     """Prepare a data set; returns the output folder. ``track_ids`` limits it to some clips;
-    ``clean`` discards the cache of earlier runs first."""
+    ``clean`` discards the cache of earlier runs first; ``held_out`` names splits to leave out
+    (default: :func:`held_out_for`, ``test`` in a student release)."""
     from tqdm.auto import tqdm
 
     root = Path(audio_root) if audio_root else find_audio_root()
@@ -143,8 +173,16 @@ def prepare(audio_root=None, out=None, workers=None, bandlimit="auto", track_ids
     name = dataset_name(root, len(index))
     if track_ids is not None:
         index = index[index.track_id.isin(track_ids)].reset_index(drop=True)
+    held_out = held_out_for(held_out)
     out = Path(out) if out else data_dir() / "prepared" / name
-    settings = settings_for(index, bandlimit)
+    # Settings and split from every clip found: the same as the full set's, held out or not.
+    settings = settings_for(index, bandlimit, held_out)
+    split_of, split_name = splits.default(index, synthetic=name == "synthetic", seed=seed)
+    found = index
+    index, split_of = hold_out(index, split_of, held_out)
+    if index.empty:
+        raise RuntimeError(f"{root}: all {len(found)} clips are in the held-out splits "
+                           f"({', '.join(held_out)})")
     cache, image_dir = out / "cache" / cache_key(settings), out / "images"
     if clean:
         shutil.rmtree(out / "cache", ignore_errors=True)
@@ -168,18 +206,22 @@ def prepare(audio_root=None, out=None, workers=None, bandlimit="auto", track_ids
                             disable=not progress, file=sys.stderr):
                 if (error := job.result()) is not None:
                     problems[jobs[job]] = error
-    ok = index[~index.track_id.isin(problems)].reset_index(drop=True)
+    readable = ~index.track_id.isin(problems).to_numpy()
+    ok, split = index[readable].reset_index(drop=True), split_of[readable]
     if ok.empty:
         raise RuntimeError(f"{root}: none of the {len(index)} clips could be read")
     _assemble(ok, cache, out)
-    split, split_name = splits.default(ok, synthetic=name == "synthetic", seed=seed)
+    for r in found[~found.track_id.isin(index.track_id)].itertuples():  # held out: no image,
+        (image_dir / r.genre / f"{r.track_id}.png").unlink(missing_ok=True)  # even a stale one
     ok.assign(split=split)[["track_id", "genre", "split"]].to_csv(out / "splits.csv", index=False)
     pd.DataFrame({"track_id": list(problems), "problem": list(problems.values())},
                  columns=["track_id", "problem"]).to_csv(out / "problems.csv", index=False)
-    info = {"name": name, "audio_root": str(root), "clips_found": len(index),
+    info = {"name": name, "audio_root": str(root), "clips_found": len(found),
             "clips_prepared": len(ok), "problems": problems, "split": split_name,
             "split_counts": pd.Series(split).value_counts().to_dict(),
-            "settings": settings, "genrelab_version": genrelab.__version__}
+            "settings": settings, "genrelab_version": genrelab.__version__,
+            **({"held_out": list(held_out), "clips_held_out": len(found) - len(index)}
+               if held_out else {})}
     (out / "dataset.json").write_text(json.dumps(info, indent=2) + "\n")
     return out
 
@@ -224,5 +266,8 @@ def main(args):
     info = json.loads((out / "dataset.json").read_text())
     print(f"prepared {info['clips_prepared']} of {info['clips_found']} clips of "
           f"'{info['name']}' into {out} (split: {info['split']} {info['split_counts']})")
+    if info.get("held_out"):
+        print(f"  held out: the {info['clips_held_out']} clips of the {', '.join(info['held_out'])}"
+              " split (a student release: only the grader evaluates on them)")
     for track_id, problem in info["problems"].items():
         print(f"  left out {track_id}: {problem}")

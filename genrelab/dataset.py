@@ -10,10 +10,20 @@ Where data lives (``data/`` under the project root unless ``GENRELAB_DATA_DIR`` 
 
 The audio is looked for, in order: ``GENRELAB_AUDIO``; ``data/gtzan``; a GTZAN copy in
 ``../shared/data/gtzan`` beside the project (course staff and CI); the embedded sample set.
+
+Held-out data. The labels of the ``test`` split never reach a student through the course's
+tools: only the grader evaluates on ``test``. A *student view* of a prepared data set
+(:func:`write_student_view`) holds every file of it without the test tracks, and ``prepare`` run in
+a student release (:func:`is_student_release`: the project root holds ``STUDENT_RELEASE``) never
+computes them. Either way ``dataset.json`` records ``"held_out": ["test"]``
+(:func:`held_out_splits`, :func:`is_student_view`).
 """
+import csv
 import json
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +36,25 @@ AUDIO_EXTENSIONS = ("au", "wav", "opus", "ogg", "flac", "mp3")
 _CLIP_NAME = re.compile(rf"^({'|'.join(GENRES)})\.(\d{{5}})\.({'|'.join(AUDIO_EXTENSIONS)})$")
 
 
+HELD_OUT = ("test",)
+"""The splits a student never sees: only the grader evaluates on them."""
+
+RELEASE_MARKER = "STUDENT_RELEASE"
+"""The file at the root of a student release (``python -m data_scripts student-release``)."""
+
+
 class DataNotFound(FileNotFoundError):
     """The audio or a prepared table is not where it should be; the message says what to run."""
 
 
 def project_root():
     return Path(__file__).resolve().parents[1]
+
+
+def is_student_release(root=None):
+    """Whether the project at ``root`` (default: this one) is a student release: its root holds
+    :data:`RELEASE_MARKER`. There, ``prepare`` leaves the :data:`HELD_OUT` splits out."""
+    return (Path(root) if root else project_root()).joinpath(RELEASE_MARKER).is_file()
 
 
 def data_dir():
@@ -154,3 +177,158 @@ def load_segments(kind="mfcc", name=None):
     split_of = load_splits(name).set_index("track_id").split
     arrays["split"] = split_of.reindex(arrays["track_id"]).to_numpy()
     return arrays
+
+
+def held_out_splits(name=None):
+    """The splits a prepared data set leaves out (``dataset.json``'s ``held_out``): ``("test",)``
+    for a student view or a student release's ``prepare``, ``()`` for the full set."""
+    return tuple(dataset_info(name).get("held_out", ()))
+
+
+def is_student_view(name=None):
+    """Whether a prepared data set is held out: a student view (:func:`write_student_view`) or
+    what ``prepare`` made in a student release. Its tables, arrays and images have no test
+    track, so ``xy(table, "test")`` is empty."""
+    return bool(held_out_splits(name))
+
+
+_TRACK_ID = re.compile(r"^([a-z]+\.\d{5})")
+VIEW_FILES = ("dataset.json", "splits.csv", "problems.csv", "features_30_sec.csv",
+              "features_3_sec.csv", "mfcc_segments.npz", "logmel_segments.npz", "images")
+"""What a student view holds, each where the prepared set has it; nothing else (no ``cache/``,
+nothing unknown) is copied into a view."""
+
+
+def _track_of(text):
+    m = _TRACK_ID.match(text)
+    return m.group(1) if m else None
+
+
+def _copy_csv_without(src, dst, tracks):
+    """Copy a CSV whose first column names a track (``track_id`` or a ``filename`` such as
+    ``blues.00000.3.wav``), leaving out the rows of ``tracks``; kept rows are copied byte for
+    byte."""
+    with open(src, newline="") as f_in, open(dst, "w", newline="") as f_out:
+        lines = iter(f_in)
+        f_out.write(next(lines, ""))  # the header
+        for line in lines:
+            first = next(csv.reader([line]), [""])
+            if _track_of(first[0] if first else "") not in tracks:
+                f_out.write(line)
+
+
+def _copy_npz_without(src, dst, tracks):
+    """Copy a segment archive without the examples of ``tracks`` (rows of every array as long as
+    its ``track_id``)."""
+    with np.load(src) as f:
+        arrays = dict(f)
+    if "track_id" not in arrays:
+        raise ValueError(f"{src}: no track_id array, so its test examples cannot be told apart")
+    keep = ~np.isin(arrays["track_id"], list(tracks))
+    n = len(keep)
+    np.savez(dst, **{k: (v[keep] if v.ndim and len(v) == n else v) for k, v in arrays.items()})
+
+
+def _copy_images_without(src, dst, tracks):
+    """Copy ``images/<genre>/<track_id>.png`` except the images of ``tracks``."""
+    for path in sorted(src.rglob("*")):
+        if path.is_file() and _track_of(path.name) not in tracks:
+            target = dst / path.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+
+
+def write_student_view(name=None, dest_root=None):
+    """Write the student view of the prepared data set ``name`` (default: the course's, as
+    :func:`prepared_dir` finds it) to ``dest_root/prepared/<name>/``; returns that folder.
+
+    The view holds what a student may see: every file of :data:`VIEW_FILES` that the prepared
+    set has, each without the rows, examples and images of the :data:`HELD_OUT` (test) tracks --
+    no file of it names a test track -- and ``dataset.json`` with ``"held_out": ["test"]`` and
+    without the test count in ``split_counts``. No ``cache/``. Use it as a data folder:
+    ``GENRELAB_DATA_DIR=dest_root GENRELAB_DATASET=<name>``; ``xy(table, "test")`` is then empty.
+
+    The view is built in a folder beside its place and moved there at the end, so it is whole or
+    absent; an earlier view is replaced."""
+    if dest_root is None:
+        raise TypeError("write_student_view() needs dest_root: the data folder to write the view "
+                        "into (it is written to dest_root/prepared/<name>/)")
+    source = prepared_dir(name)
+    name = source.name
+    info = dataset_info(name)  # DataNotFound when it is not prepared
+    splits = load_splits(name)
+    held = set(splits.track_id[splits.split.isin(HELD_OUT)])
+    target = Path(dest_root) / "prepared" / name
+    if target.resolve() == source.resolve():
+        raise ValueError(f"{target} is the prepared data set itself: write the view elsewhere")
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}.view-"))
+    old = target.parent / f"{tmp.name}.old"
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp's folder is private
+        for entry in VIEW_FILES:
+            src, dst = source / entry, tmp / entry
+            if entry == "images":
+                if src.is_dir():
+                    _copy_images_without(src, dst, held)
+            elif not src.is_file() or entry == "dataset.json":
+                continue
+            elif src.suffix == ".csv":
+                _copy_csv_without(src, dst, held)
+            elif src.suffix == ".npz":
+                _copy_npz_without(src, dst, held)
+        counts = {k: v for k, v in info.get("split_counts", {}).items() if k not in HELD_OUT}
+        view_info = {**info, "split_counts": counts,
+                     "held_out": sorted(set(info.get("held_out", ())) | set(HELD_OUT))}
+        (tmp / "dataset.json").write_text(json.dumps(view_info, indent=2) + "\n")
+        if target.exists():
+            os.replace(target, old)  # a folder cannot be renamed onto a non-empty one
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if old.exists():
+                os.replace(old, target)
+            raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def write_student_audio_view(name=None, dest_root=None):
+    """The audio a student may hear, beside :func:`write_student_view`: the clips of the
+    prepared data set ``name`` whose track is in no :data:`HELD_OUT` split, linked (or copied,
+    across filesystems) into ``dest_root/audio/genres/<genre>/``, with the audio folder's
+    ``SYNTHETIC`` marker and its ``manifest.csv`` rows of those clips only. Returns the folder to
+    use as ``GENRELAB_AUDIO``; an earlier one is replaced."""
+    if dest_root is None:
+        raise TypeError("write_student_audio_view() needs dest_root")
+    info = dataset_info(name)
+    splits = load_splits(name)
+    keep = set(splits.track_id[~splits.split.isin(HELD_OUT)])
+    root = Path(info["audio_root"])
+    if not root.is_absolute():
+        root = project_root() / root
+    if not any(_genre_dirs(root)):
+        root = find_audio_root()
+    target = Path(dest_root) / "audio"
+    shutil.rmtree(target, ignore_errors=True)
+    index = index_audio(root)
+    for clip in index[index.track_id.isin(keep)].itertuples():
+        dst = target / "genres" / clip.genre / Path(clip.path).name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(clip.path, dst)
+        except OSError:
+            shutil.copyfile(clip.path, dst)
+    target.mkdir(parents=True, exist_ok=True)
+    if (root / "SYNTHETIC").is_file():
+        shutil.copyfile(root / "SYNTHETIC", target / "SYNTHETIC")
+    manifest = root / "manifest.csv"
+    if manifest.is_file():
+        rows = pd.read_csv(manifest)
+        ids = rows.file.astype(str).str.extract(r"([a-z]+\.\d{5})\.\w+$", expand=False)
+        rows[ids.isin(keep)].to_csv(target / "manifest.csv", index=False)
+    return target

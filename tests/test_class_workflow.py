@@ -193,7 +193,7 @@ def test_a_class_round_trip_through_nbgrader(synthetic_env, tmp_path, monkeypatc
         "bob": ("hidden-fail", model),  # its MFCCs ignore their arguments: a hidden test fails
         "carol": ("blank", blues),      # the student version and a model that says blues
         "dave": ("blank", None),        # the student version, no model
-        "erin": (None, model),          # a model and no notebook
+        "erin": (None, model),          # a model and no notebook: nothing to run, no points
         "frank": (None, broken),        # a model file that is not one
     }
     homes = {student: tmp_path / "homes" / student for student in hand_in}
@@ -251,7 +251,10 @@ def test_a_class_round_trip_through_nbgrader(synthetic_env, tmp_path, monkeypatc
     assert alice.status == "ok" and alice.model_score == 10, alice.message
     assert bob.notebook_score == alice.notebook_score - 4 and "test_mfcc (0 of 4)" in bob.message
     assert grades.loc["carol"].model_score == 0 and grades.loc["carol"].notebook_score == 0
-    assert grades.loc["dave"].total == 0 and grades.loc["erin"].total == 10
+    # The model score is that of the model the grader's run of the notebook saves: a model
+    # without its notebook earns nothing.
+    assert grades.loc["dave"].total == 0 and grades.loc["erin"].total == 0
+    assert "No features.ipynb was handed in" in grades.loc["erin"].message
     assert grades.loc["frank"].status == "error" and grades.loc["frank"].total == 0
 
     # No feedback file shows a hidden test. The autograded notebooks did run them, and the text

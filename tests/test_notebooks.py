@@ -1,14 +1,19 @@
 """The nbgrader exercises: each student version in ``exercises/`` is what ``nbgrader
 generate_assignment`` makes of its source in ``solutions/``; both are committed without outputs;
-the reference solution passes its own tests (``nbgrader validate``, on the embedded sample set);
-the student version passes none of them (``nbgrader validate --invert``); and the model the
-solution saves, graded by the autograder, reaches the threshold recorded for the sample set.
+the reference solution passes its own tests (``nbgrader validate``, on a student view of the
+embedded sample set: its prepared tables without a single test track, as students and the
+grader's run of a notebook see them); the student version passes none of them (``nbgrader
+validate --invert``); no notebook of a model exercise reads the held-out test split; and the
+model the solution saves, graded by the autograder on the test split, reaches the threshold
+recorded for the sample set.
 
 The validation tests train models (about a minute each on 2 cores) and share the sample-set
 fixture of ``conftest.py`` with the autograder's tests.
 """
+import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,6 +97,53 @@ def test_student_version_is_generated_from_the_source(assignment, tmp_path):
             f"`nbgrader generate_assignment {assignment} --force` from the project root")
 
 
+OLD_TEST_SPLIT_NAMES = {"X_test", "y_test", "test_pred", "test_accuracy"}
+
+
+def reads_of_the_test_split(source):
+    """Where a code cell reads the held-out test split: the string ``"test"`` as a value
+    anywhere (``dataset.xy(table, "test")``, ``table.split == "test"``, ...) and the names of the
+    old contract's test-split variables. One line per finding."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # not plain Python (an IPython magic): the text alone
+        return [f"`{m.group(0)}`" for m in re.finditer(
+            r"""["']test["']|\b(?:%s)\b""" % "|".join(sorted(OLD_TEST_SPLIT_NAMES)), source)]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value == "test":
+            found.append(f'line {node.lineno}: the string "test"')
+        elif isinstance(node, ast.Name) and node.id in OLD_TEST_SPLIT_NAMES:
+            found.append(f"line {node.lineno}: {node.id}")
+    return found
+
+
+def test_the_test_split_finder_finds_the_old_contract():
+    old = 'X_test, y_test = dataset.xy(table, "test")\ntest_accuracy = (test_pred == y_test).mean()'
+    assert len(reads_of_the_test_split(old)) == 6
+    assert reads_of_the_test_split("%time dataset.xy(table, 'test')") == ["`'test'`"]
+    assert reads_of_the_test_split('X_valid, y_valid = dataset.xy(table, "valid")\n'
+                                   'print("the test split is held out")') == []
+
+
+@pytest.mark.parametrize("folder", ["solutions", "exercises"])
+@pytest.mark.parametrize("assignment", MODEL_EXERCISES)
+def test_model_exercises_never_read_the_test_split(assignment, folder):
+    """Students train on train, choose on valid and report the validation accuracy: the test
+    split's labels never reach them (their data has no test rows) and only the grader evaluates
+    on it. So no code cell of a model exercise -- visible, solution or hidden test -- reads it."""
+    found = []
+    for name in notebooks(ROOT / folder / assignment):
+        nb = json.loads((ROOT / folder / assignment / name).read_text())
+        for i, cell in enumerate(nb["cells"]):
+            if cell["cell_type"] == "code":
+                where = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or cell.get("id", i)
+                found += [f"{name}, cell {where}, {hit}"
+                          for hit in reads_of_the_test_split("".join(cell["source"]))]
+    assert not found, (f"{folder}/{assignment} reads the held-out test split (use the validation "
+                       f"split, X_valid/y_valid):\n" + "\n".join(found))
+
+
 @pytest.fixture(scope="session")
 def sample_env(request, tmp_path_factory):
     """Environment for nbgrader runs: the embedded sample set only, a throw-away course folder."""
@@ -100,6 +152,35 @@ def sample_env(request, tmp_path_factory):
             "GENRELAB_AUDIO": str(data / "synthetic"), "GENRELAB_DATASET": "synthetic",
             "GENRELAB_COURSE_DIR": str(tmp_path_factory.mktemp("course")),
             "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+@pytest.fixture(scope="session")
+def student_env(sample_env, tmp_path_factory):
+    """``sample_env`` with a student view of the sample set's prepared data as
+    ``GENRELAB_DATA_DIR``: every test track removed from ``splits.csv``, ``problems.csv`` and the
+    feature tables, and ``dataset.json`` saying ``"held_out": ["test"]`` (what a student release
+    holds, and what the grader's run of a notebook sees); ``dataset.xy(table, "test")`` is empty
+    there. The audio (``GENRELAB_AUDIO``, for the sound exercise) stays where it is."""
+    import pandas as pd
+
+    source = Path(sample_env["GENRELAB_DATA_DIR"]) / "prepared" / "synthetic"
+    root = tmp_path_factory.mktemp("student-view")
+    view = root / "prepared" / "synthetic"
+    view.mkdir(parents=True)
+    splits = pd.read_csv(source / "splits.csv")
+    held_out = set(splits.track_id[splits.split == "test"])
+    assert held_out, "the sample set has no test tracks to hold out"
+    for name in ("splits.csv", "problems.csv", "features_30_sec.csv", "features_3_sec.csv"):
+        table = pd.read_csv(source / name)
+        track = (table.track_id if "track_id" in table
+                 else table.filename.str.extract(r"^([a-z]+\.\d{5})", expand=False))
+        table[~track.isin(held_out)].to_csv(view / name, index=False)
+    info = json.loads((source / "dataset.json").read_text())
+    counts = {k: v for k, v in info.get("split_counts", {}).items() if k != "test"}
+    (view / "dataset.json").write_text(
+        json.dumps({**info, "split_counts": counts, "held_out": ["test"]}, indent=2) + "\n")
+    assert "test" not in set(pd.read_csv(view / "splits.csv").split)
+    return {**sample_env, "GENRELAB_DATA_DIR": str(root)}
 
 
 def validate(folder, assignment, sample_env, tmp_path_factory, *flags):
@@ -117,8 +198,9 @@ def validate(folder, assignment, sample_env, tmp_path_factory, *flags):
 
 
 @pytest.fixture(scope="module")
-def validated_solutions(sample_env, tmp_path_factory):
-    return {a: validate("solutions", a, sample_env, tmp_path_factory) for a in ASSIGNMENTS}
+def validated_solutions(student_env, tmp_path_factory):
+    """Each solution, validated where the test split is held out (as the grader runs it)."""
+    return {a: validate("solutions", a, student_env, tmp_path_factory) for a in ASSIGNMENTS}
 
 
 @pytest.mark.slow
@@ -131,9 +213,9 @@ def test_solution_passes_its_tests(assignment, validated_solutions):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_student_version_passes_no_test(assignment, sample_env, tmp_path_factory):
+def test_student_version_passes_no_test(assignment, student_env, tmp_path_factory):
     """Every graded test cell fails on the unsolved notebook: no test is empty or trivially true."""
-    _, out = validate("exercises", assignment, sample_env, tmp_path_factory, "--invert")
+    _, out = validate("exercises", assignment, student_env, tmp_path_factory, "--invert")
     assert "Success! The notebook does not pass any tests." in out, out
     assert "NOTEBOOK PASSED ON" not in out, out
 
@@ -146,10 +228,11 @@ def test_every_exercise_with_a_model_has_a_reference_solution():
 @pytest.mark.parametrize("assignment", MODEL_EXERCISES)
 def test_solution_model_reaches_the_recorded_threshold(assignment, validated_solutions,
                                                        sample_env, monkeypatch):
-    """The reference solution's model.keras, graded as the autograder grades it (loaded in
-    Keras' safe mode in a separate, limited process; song-level accuracy on the sample set's
-    held-out test split), reaches the sample set's threshold recorded in
-    ``autograder/thresholds.json``, and so earns full points."""
+    """The model.keras that the reference solution saved where the test split was held out,
+    graded as the autograder grades it (loaded in Keras' safe mode in a separate, limited
+    process; song-level accuracy on the sample set's held-out test split, which the grader
+    alone reads), reaches the sample set's threshold recorded in ``autograder/thresholds.json``,
+    and so earns full points."""
     for key in ("GENRELAB_DATA_DIR", "GENRELAB_AUDIO", "GENRELAB_DATASET",
                 "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS"):
         monkeypatch.setenv(key, sample_env[key])
