@@ -99,6 +99,8 @@ def command(config, workdir, argv):
            "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "PYTHONNOUSERSITE": "1",
            "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "JAX_PLATFORMS": "cpu",
            "CUDA_VISIBLE_DEVICES": "", "GENRELAB_DATA_DIR": config["data_root"],
+           # the library by its own path (an editable install's finder may point elsewhere)
+           "PYTHONPATH": str(Path(config["library"]).parent),
            "GENRELAB_DATASET": config["dataset"], "GENRELAB_SANDBOX": "1",
            **({"GENRELAB_AUDIO": config["audio_root"]} if config.get("audio_root") else {}),
            **{k: os.environ[k] for k in ("KERAS_BACKEND", "OMP_NUM_THREADS") if k in os.environ}}

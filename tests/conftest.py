@@ -27,17 +27,41 @@ def real_gtzan():
     return root
 
 
+def _synthetic_key():
+    """What the prepared sample set depends on: the generator, ``prepare`` and the library."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted([*(root / "data_scripts").glob("*.py"), *(root / "genrelab").glob("*.py")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
 def synthetic_data(tmp_path_factory):
     """A data folder holding the embedded sample set (default parameters, so the measured
-    ``synthetic`` thresholds apply) and its prepared tables: about a minute on 2 cores.
-    Returns the folder to use as ``GENRELAB_DATA_DIR``."""
+    ``synthetic`` thresholds apply) and its prepared tables: about three minutes on 2 cores.
+    Returns the folder to use as ``GENRELAB_DATA_DIR``. Tests only read it.
+
+    It is made once per version of the code that makes it (:func:`_synthetic_key`) and kept in
+    ``$GENRELAB_TEST_CACHE`` (default ``~/.cache/genre-lab/test-data``), so that ``make test``'s
+    second pass (JAX) and later runs reuse it; a folder without its ``COMPLETE`` marker (an
+    interrupted run) is made again."""
+    import shutil
+
     from data_scripts.prepare import prepare
     from data_scripts.synthetic import make_synthetic
 
-    data = tmp_path_factory.mktemp("data")
+    cache = Path(os.environ.get("GENRELAB_TEST_CACHE")
+                 or Path.home() / ".cache" / "genre-lab" / "test-data")
+    data = cache / f"synthetic-{_synthetic_key()}"
+    if (data / "COMPLETE").is_file():
+        return data
+    shutil.rmtree(data, ignore_errors=True)  # an unfinished one
     audio = make_synthetic(data / "synthetic")
     prepare(audio, data / "prepared" / "synthetic", progress=False)
+    (data / "COMPLETE").write_text("made by tests/conftest.py\n")  # last: the folder is whole
     return data
 
 

@@ -477,8 +477,7 @@ def test_an_interrupted_batch_is_finished_by_the_next_run(quiz, course, monkeypa
     student with --regrade: same grade, no second row)."""
     from autograder import grading
 
-    for student in ("ann", "bob"):
-        submissions = quiz(student)
+    quiz("ann")
     submissions = quiz("cid", quiz_notebook(solved=False))
     merge, calls = grading._merge, []
 
@@ -495,12 +494,12 @@ def test_an_interrupted_batch_is_finished_by_the_next_run(quiz, course, monkeypa
     assert len(first) == 1
     monkeypatch.setattr(grading, "_merge", merge)
     done = grading.grade("quiz", submissions, workers=2).set_index("student")
-    assert list(done.index) == ["ann", "bob", "cid"]
+    assert list(done.index) == ["ann", "cid"]
     kept = json.loads((course / "grades" / "quiz" / f"{first.student[0]}.json").read_text())
     assert (done.loc[first.student[0], "seconds"] == first.seconds[0]), "re-run, not kept"
-    assert done.notebook_score.tolist() == [3, 3, 0] and kept["status"] == "ok"
+    assert done.notebook_score.tolist() == [3, 0] and kept["status"] == "ok"
     table = pd.read_csv(course / "grades" / "quiz.csv")
-    assert table.student.tolist() == ["ann", "bob", "cid"]
+    assert table.student.tolist() == ["ann", "cid"]
 
 
 @pytest.mark.nbgrader
