@@ -26,7 +26,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from genrelab.dataset import HELD_OUT, RELEASE_MARKER, is_student_release, project_root
+from genrelab.dataset import (HELD_OUT, RELEASE_MARKER, is_student_release, project_root,
+                              replace_folder)
 
 DEFAULT_OUT = Path("_build") / "student-release"
 COPIED = ("exercises", "genrelab", "data_scripts", "requirements.txt", "constraints.txt",
@@ -304,23 +305,14 @@ def build(out=None, root=None):
                              "or remove it yourself")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.build-"))
-    old = out.parent / f"{tmp.name}.old"
     try:
         os.chmod(tmp, 0o755)  # mkdtemp's folder is private
         _write_release(root, tmp)
         check_release(tmp)
-        if out.exists():
-            os.replace(out, old)
-        try:
-            os.replace(tmp, out)
-        except OSError:
-            if old.exists():
-                os.replace(old, out)
-            raise
+        replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
     return out
 
 

@@ -264,7 +264,6 @@ def write_student_view(name=None, dest_root=None):
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}.view-"))
-    old = target.parent / f"{tmp.name}.old"
     try:
         os.chmod(tmp, 0o755)  # mkdtemp's folder is private
         for entry in VIEW_FILES:
@@ -282,19 +281,29 @@ def write_student_view(name=None, dest_root=None):
         view_info = {**info, "split_counts": counts,
                      "held_out": sorted(set(info.get("held_out", ())) | set(HELD_OUT))}
         (tmp / "dataset.json").write_text(json.dumps(view_info, indent=2) + "\n")
-        if target.exists():
-            os.replace(target, old)  # a folder cannot be renamed onto a non-empty one
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if old.exists():
-                os.replace(old, target)
-            raise
+        replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def replace_folder(new, target):
+    """Put the finished folder ``new`` at ``target`` (beside it, on the same filesystem),
+    replacing what is there: a reader sees the old folder or the new one, never a mix; if the
+    move fails, the old one is put back."""
+    new, target = Path(new), Path(target)
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)  # a folder cannot be renamed onto a non-empty one
+    try:
+        os.replace(new, target)
+    except OSError:
+        if old.exists():
+            os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_student_audio_view(name=None, dest_root=None):

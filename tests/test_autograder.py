@@ -276,30 +276,17 @@ def quiz_notebook(solved=True, body=None):
 
 
 @pytest.mark.nbgrader
-def test_an_exercise_without_a_model_is_graded_on_its_notebook_tests(tmp_path, monkeypatch,
-                                                                     course):
+def test_an_exercise_without_a_model_is_graded_on_its_notebook_tests(tmp_path, quiz, course):
     """``grade`` for an exercise with ``model_file=None`` (like chapter 1's ``sound``): nbgrader
     autograde, gradebook, feedback and the grades CSV, no model step and no threshold needed --
     in a throw-away copy of the course layout holding a tiny quiz assignment."""
-    import nbformat
-
     from autograder import grading
     from nbgrader.api import Gradebook
 
-    project = tmp_path / "project"
-    (project / "solutions" / "quiz").mkdir(parents=True)
-    shutil.copy(ROOT / "nbgrader_config.py", project)
-    nbformat.write(quiz_notebook(), project / "solutions" / "quiz" / "quiz.ipynb")
-    monkeypatch.setattr(grading, "ROOT", project)
-    monkeypatch.setitem(exercises.EXERCISES, "quiz", exercises.Exercise("quiz", "quiz.ipynb"))
-    monkeypatch.setenv("GENRELAB_THRESHOLDS", str(tmp_path / "none.json"))  # none needed
-    submissions = tmp_path / "submissions"
-    for student in ("solved", "blank", "missing", "half"):
-        (submissions / student / "quiz").mkdir(parents=True)
-    nbformat.write(quiz_notebook(), submissions / "solved" / "quiz" / "quiz.ipynb")
-    nbformat.write(quiz_notebook(solved=False), submissions / "blank" / "quiz" / "quiz.ipynb")
-    nbformat.write(quiz_notebook(body="return a + b if a >= 0 else 0"),  # fails the hidden test
-                   submissions / "half" / "quiz" / "quiz.ipynb")
+    quiz("solved")
+    quiz("blank", quiz_notebook(solved=False))
+    submissions = quiz("half", quiz_notebook(body="return a + b if a >= 0 else 0"))  # fails the
+    (submissions / "missing" / "quiz").mkdir(parents=True)                           # hidden test
 
     grades = grading.grade("quiz", submissions).set_index("student")
     assert grades.loc["half", "notebook_score"] == 2 and grades.loc["half", "status"] == "partial"
