@@ -290,8 +290,8 @@ deep.save("model.keras")  # two Dense layers: not a logistic regression
             if student != "other-model":  # graded on its own run's model, and flagged
                 assert row.total < top[ex], (ex, student, row.message)
     assert f.loc["weak", "total"] > 0 and f.loc["other-model", "model_score"] == 10
-    assert sorted(reasons["features"]) + ["honest-a"] == sorted(f.index)
-    assert sorted(reasons["sound"]) + ["honest-c", "honest-d"] == sorted(s.index)
+    assert sorted([*reasons["features"], "honest-a"]) == sorted(f.index)
+    assert sorted([*reasons["sound"], "honest-c", "honest-d"]) == sorted(s.index)
     print(json.dumps({ex: {st: [r.status, r.total, r.message] for st, r in t.iterrows()}
                       for ex, t in grades.items()}, indent=1))
 
