@@ -18,10 +18,14 @@ course: setup sandbox data exercises book demo
 # that run nbgrader -- marked `nbgrader`, and test_class_workflow and test_class_attacks -- run
 # once, on TensorFlow: they add minutes, and their backend-dependent parts -- training and
 # evaluating models -- are what the JAX pass tests.)
+# The test files run on TEST_WORKERS pytest-xdist workers (default 2: CI's cores), each file on
+# one worker, so that a file's fixtures are made once (tests/conftest.py shares the sample set
+# and the book build between workers).
 JAX_TESTS := tests/test_reference.py tests/test_autograder.py
+TEST_WORKERS ?= 2
 test: setup sandbox
-	$(PY) -m pytest -ra
-	KERAS_BACKEND=jax JAX_PLATFORMS=cpu $(PY) -m pytest -ra -m "not nbgrader" $(JAX_TESTS)
+	$(PY) -m pytest -ra -n $(TEST_WORKERS) --dist loadfile
+	KERAS_BACKEND=jax JAX_PLATFORMS=cpu $(PY) -m pytest -ra -n $(TEST_WORKERS) --dist loadfile -m "not nbgrader" $(JAX_TESTS)
 
 setup: $(STAMP)
 $(STAMP): requirements.txt constraints.txt pyproject.toml

@@ -313,11 +313,18 @@ class Integrity:
     student: the grader's code, the thresholds, the source notebooks and the batch's template
     gradebook (contents, sha256), and the prepared data, its held-out view, the test inputs and
     every submission (size, modification and status-change times: any write, even one that puts
-    the old modification time back, changes the status-change time, which no user can set)."""
+    the old modification time back, changes the status-change time, which no user can set).
 
-    def __init__(self, hashed, watched, batch_files=()):
+    ``linked``: folders of hard links (the audio view, linked to the course's clips) inside the
+    watched ones. Their files are checked by size, modification time, inode and mode, not by
+    status-change time: that also changes when another link to the same file is made or removed,
+    as another batch grading at the same time makes its own view. (The sandbox mounts them
+    read-only, and their owner is not the sandbox's user.)"""
+
+    def __init__(self, hashed, watched, batch_files=(), linked=()):
         self.hashed = sorted({Path(p) for p in [*hashed, *batch_files]})
         self.watched = sorted({Path(p) for p in watched})
+        self.linked = tuple(Path(p) for p in linked)
         self.batch_files = {str(p) for p in batch_files}  # checked, but made anew each batch
         self.before = self._state()
 
@@ -326,8 +333,8 @@ class Integrity:
             yield from ((p, "sha") for p in ([root] if not root.is_dir() else sorted(
                 q for q in root.rglob("*") if q.is_file() and "__pycache__" not in q.parts)))
         for root in self.watched:
-            yield from ((p, "stat") for p in ([root] if not root.is_dir() else sorted(
-                root.rglob("*"))))
+            for p in ([root] if not root.is_dir() else sorted(root.rglob("*"))):
+                yield p, ("link" if any(p.is_relative_to(q) for q in self.linked) else "stat")
 
     def _state(self):
         state = {}
@@ -337,7 +344,9 @@ class Integrity:
                     state[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
                 else:
                     st = path.lstat()
-                    state[str(path)] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+                    state[str(path)] = ((st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode)
+                                        if how == "link" else
+                                        (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode))
             except OSError:
                 state[str(path)] = None
         for root in self.hashed + self.watched:
@@ -665,7 +674,8 @@ def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMO
         hashed=[HERE, ROOT / "genrelab", ROOT / "nbgrader_config.py", thresholds,
                 here.source / exercise.name], batch_files=[template_db],
         watched=[prepared_dir(dataset), view, *([inputs] if inputs else []), here.submitted,
-                 *([submissions] if submissions.resolve() != here.submitted.resolve() else [])])
+                 *([submissions] if submissions.resolve() != here.submitted.resolve() else [])],
+        linked=[audio] if audio else [])
     grader = hashlib.sha256(f"{integrity.digest} {dataset} {unsafe}".encode()).hexdigest()
     jobs, kept = [], []
     for i, student in enumerate(students, 1):

@@ -3,7 +3,12 @@
 ``GENRELAB_REQUIRE_REAL_DATA=1`` (set by ``.ci/run``), where its absence is a failure.
 
 ``built_book`` builds the book once per test session; ``test_book.py`` and ``test_browser.py``
-share that build, and its time is printed in the test summary."""
+share that build, and its time is printed in the test summary.
+
+``make test`` runs the files on pytest-xdist workers (``-n 2 --dist loadfile``): each test file
+runs whole on one worker, so that its module fixtures are made once. The sample set and the book
+are made once for all workers: the first worker to need one makes it, under a file lock, and
+the others read it."""
 import os
 import subprocess
 import sys
@@ -27,14 +32,20 @@ def real_gtzan():
     return root
 
 
+SYNTHETIC_SOURCES = ("data_scripts/synthetic.py", "data_scripts/prepare.py", "genrelab/__init__.py",
+                     "genrelab/audio.py", "genrelab/features.py", "genrelab/dataset.py",
+                     "genrelab/splits.py")
+"""What the prepared sample set depends on: the generator, ``prepare`` and the library modules
+they import (a new chapter's module does not make it again)."""
+
+
 def _synthetic_key():
-    """What the prepared sample set depends on: the generator, ``prepare`` and the library."""
     import hashlib
 
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for path in sorted([*(root / "data_scripts").glob("*.py"), *(root / "genrelab").glob("*.py")]):
-        digest.update(path.name.encode() + path.read_bytes())
+    for name in SYNTHETIC_SOURCES:
+        digest.update(name.encode() + (root / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -58,10 +69,16 @@ def synthetic_data(tmp_path_factory):
     data = cache / f"synthetic-{_synthetic_key()}"
     if (data / "COMPLETE").is_file():
         return data
-    shutil.rmtree(data, ignore_errors=True)  # an unfinished one
-    audio = make_synthetic(data / "synthetic")
-    prepare(audio, data / "prepared" / "synthetic", progress=False)
-    (data / "COMPLETE").write_text("made by tests/conftest.py\n")  # last: the folder is whole
+    import fcntl
+
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f"{data.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be making it: wait for it
+        if not (data / "COMPLETE").is_file():
+            shutil.rmtree(data, ignore_errors=True)  # an unfinished one
+            audio = make_synthetic(data / "synthetic")
+            prepare(audio, data / "prepared" / "synthetic", progress=False)
+            (data / "COMPLETE").write_text("made by tests/conftest.py\n")  # last: it is whole
     return data
 
 
@@ -104,18 +121,60 @@ def built_book(request, tmp_path_factory):
         env.update(GENRELAB_DATA_DIR=str(data), GENRELAB_AUDIO=str(data / "synthetic"),
                    GENRELAB_DATASET="synthetic")
         used = "synthetic"
-    out = tmp_path_factory.mktemp("book")
-    start = time.perf_counter()
-    done = subprocess.run([str(jupyter_book), "build", "--all", "-W", "-n", "--keep-going",
-                           "--path-output", str(out), str(root)],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=1800)
-    seconds = time.perf_counter() - start
-    _BOOK_BUILDS.append(f"book build on '{used}': {seconds:.0f} s, "
-                        f"{'succeeded' if done.returncode == 0 else 'FAILED'} ({out})")
-    print(_BOOK_BUILDS[-1])
-    return BuiltBook(done, out / "_build" / "html", used, seconds)
+    import fcntl
+    import json
+
+    # One build for the whole session: with pytest-xdist, in the folder all workers share.
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    out, record = shared / "book", shared / "book.json"
+    with open(shared / "book.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be building it: wait for it
+        if not record.is_file():
+            out.mkdir(exist_ok=True)
+            start = time.perf_counter()
+            done = subprocess.run([str(jupyter_book), "build", "--all", "-W", "-n",
+                                   "--keep-going", "--path-output", str(out), str(root)],
+                                  cwd=root, env=env, capture_output=True, text=True,
+                                  timeout=1800)
+            seconds = time.perf_counter() - start
+            _BOOK_BUILDS.append(f"book build on '{used}': {seconds:.0f} s, "
+                                f"{'succeeded' if done.returncode == 0 else 'FAILED'} ({out})")
+            print(_BOOK_BUILDS[-1])
+            record.write_text(json.dumps({"args": done.args, "returncode": done.returncode,
+                                          "stdout": done.stdout, "stderr": done.stderr,
+                                          "seconds": seconds}))
+    built = json.loads(record.read_text())
+    done = subprocess.CompletedProcess(built["args"], built["returncode"], built["stdout"],
+                                       built["stderr"])
+    return BuiltBook(done, out / "_build" / "html", used, built["seconds"])
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: hand the lines over
+        session.config.workeroutput["book_builds"] = list(_BOOK_BUILDS)
+
+
+SCHEDULE_FIRST = ("test_book", "test_browser", "test_class_attacks",  # the first worker's files
+                  "test_class_workflow", "test_autograder", "test_notebooks")  # the second's
+"""The slowest files, first, in the order that gives pytest-xdist's two workers (``--dist
+loadfile`` hands each worker its first three files at once) about the same work: the book's
+build and its browser test on one worker, so that the browser test never waits for a build
+running elsewhere. The other files follow, to whichever worker is free."""
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SCHEDULE_FIRST)}
+    items.sort(key=lambda item: rank.get(Path(str(item.fspath)).stem, len(rank)))  # stable
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: the controller, as a worker ends
+def pytest_testnodedown(node, error):
+    _BOOK_BUILDS.extend(getattr(node, "workeroutput", {}).get("book_builds", []))
 
 
 def pytest_terminal_summary(terminalreporter):
     for line in _BOOK_BUILDS:
         terminalreporter.write_line(line)
+

@@ -504,3 +504,30 @@ def test_a_class_is_graded_on_a_dask_cluster(quiz, course):
         grades = grading.grade("quiz", submissions, scheduler=cluster.scheduler_address)
     assert grades.set_index("student").notebook_score.to_dict() == {"blank": 0, "solved": 3}
     assert len(pd.read_csv(course / "grades" / "quiz.csv")) == 2
+
+
+def test_integrity_sees_writes_but_not_another_batchs_links_to_the_same_clips(tmp_path):
+    """The audio view is hard links to the course's clips. Another batch grading at the same time
+    links the same files into its own view, which changes their status-change time: not a change
+    of what this batch depends on. A write to a clip, or a changed watched file, still is."""
+    import os
+    import time
+
+    from autograder.grading import Integrity
+
+    clips, view = tmp_path / "clips", tmp_path / "view"
+    (view / "audio").mkdir(parents=True)
+    clips.mkdir()
+    (clips / "a.wav").write_bytes(b"RIFF....")
+    os.link(clips / "a.wav", view / "audio" / "a.wav")
+    (view / "splits.csv").write_text("track_id,split\n")
+    integrity = Integrity(hashed=[], watched=[view], linked=[view / "audio"])
+    time.sleep(0.01)
+    os.link(clips / "a.wav", tmp_path / "another-batchs-view.wav")  # the status-change time moves
+    assert integrity.changed() == []
+    with open(clips / "a.wav", "ab") as clip:  # the content changes
+        clip.write(b"x")
+    assert integrity.changed() == [str(view / "audio" / "a.wav")]
+    strict = Integrity(hashed=[], watched=[view])  # outside the linked folders: ctime counts
+    os.utime(view / "splits.csv", ns=(0, (view / "splits.csv").stat().st_mtime_ns))
+    assert strict.changed() == [str(view / "splits.csv")]
