@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrelab import GENRES
-from genrelab.dataset import load_table, xy
+from genrelab.dataset import load_table, segments_xy, xy
 from genrelab.features import FEATURE_COLUMNS
+
+RECURRENT_LAYERS = ("SimpleRNN", "LSTM", "GRU")  # genrelab.rnn.RECURRENT_LAYERS (no Keras here)
 
 
 class GradingSetupError(Exception):
@@ -28,7 +30,13 @@ def features_30s(dataset, split="test"):
     return X, y, table.track_id[table.split == split].to_numpy()
 
 
-INPUTS = {"features_30s": features_30s}
+def mfcc_segments(dataset, split="test"):
+    """A split's MFCC sequences (segments x 130 x 13, float32), one row per 3 s segment, with
+    each segment's track: the grader averages a track's segments."""
+    return segments_xy("mfcc", split, dataset)
+
+
+INPUTS = {"features_30s": features_30s, "mfcc_segments": mfcc_segments}
 """Input kind -> ``loader(dataset, split) -> (X, y, track_ids)`` of a split (``test``: the
 held-out one the grader scores; ``valid``: the one a student's own check reports)."""
 
@@ -48,6 +56,7 @@ class Exercise:
     max_params: int = None        # weights of every kind (model.count_params()), at most
     required_layers: tuple = ()   # Keras layer classes the model must contain
     dense_layers: int = None      # exactly this many Dense layers
+    recurrent: bool = False       # at least one recurrent layer (SimpleRNN, LSTM or GRU)
 
     @property
     def has_model(self):
@@ -91,6 +100,9 @@ class Exercise:
             if n != self.dense_layers:
                 problems.append(f"the model has {n} Dense layers; {self.name} requires exactly "
                                 f"{self.dense_layers}")
+        if self.recurrent and not names & set(RECURRENT_LAYERS):
+            problems.append(f"the model has no recurrent layer ({', '.join(RECURRENT_LAYERS)}), "
+                            f"which {self.name} requires")
         return problems
 
 
@@ -111,6 +123,10 @@ EXERCISES = {e.name: e for e in [
     Exercise("mlp", notebook="mlp.ipynb", model_file="model.keras", inputs="features_30s",
              input_shape=(len(FEATURE_COLUMNS),), custom_modules=("genrelab.mlp",),
              max_params=100_000, required_layers=("Normalization",)),
+    # chapter 5: an LSTM (or GRU) on 3 s MFCC sequences, scored per track
+    Exercise("rnn", notebook="rnn.ipynb", model_file="model.keras", inputs="mfcc_segments",
+             input_shape=(130, 13), max_params=100_000, required_layers=("Normalization",),
+             recurrent=True),
 ]}
 
 

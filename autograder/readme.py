@@ -29,7 +29,8 @@ PROTOCOL_NAMES = {
 }
 """How the README names a protocol; the order of the table's rows."""
 
-MODEL_NAMES = {"features": "logistic regression (chapter 2)", "mlp": "honest MLP (chapter 3)"}
+MODEL_NAMES = {"features": "logistic regression (chapter 2)", "mlp": "honest MLP (chapter 3)",
+               "rnn": "honest LSTM, per track (chapter 5)"}
 
 
 def _protocol_name(protocol):

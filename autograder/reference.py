@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from genrelab import evaluation, splits
-from genrelab.dataset import dataset_info, load_table, prepared_dir, shared_gtzan, xy
+from genrelab.dataset import (dataset_info, load_table, prepared_dir, segments_digest, shared_gtzan,
+                              xy)
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -192,21 +193,53 @@ def protocol_table(protocol):
 
 MODELS = {
     # exercise: (module, builder) of its reference model; builder(train_X, **config) returns a
-    # compiled Keras model taking the raw 57 features, trained with the module's ``fit``
+    # compiled Keras model taking the exercise's raw inputs (the 57 features; chapter 5's MFCC
+    # sequences), trained with the module's ``fit``
     "features": ("genrelab.baseline", "logistic_regression"),
     "mlp": ("genrelab.mlp", "honest_mlp"),
+    "rnn": ("genrelab.rnn", "honest_lstm"),
 }
 """The exercises with a reference model, and so with a measured threshold."""
 
 
+def protocol_segments(exercise, protocol):
+    """``({split: (X, y, track_ids)}, data description)`` for an exercise graded on segments
+    (one row per 3 s segment): the protocol is ``<prepared set>:default``, the split prepare
+    made. The test tracks are counted as tracks: a track's segments are scored together."""
+    from autograder.exercises import get
+
+    data, split_name = protocol.split(":")
+    if split_name != "default" or data == "kaggle" or data.startswith(KAGGLE_ON):
+        raise ValueError(f"{exercise} is measured on a prepared set's own split "
+                         f"(<prepared set>:default), not on {protocol}")
+    ex, info = get(exercise), dataset_info(data)
+    parts = {s: ex.split_data(data, s) for s in ("train", "valid", "test")}
+    kind = ex.inputs.split("_")[0]  # mfcc_segments: mfcc
+    return parts, {"dataset": data, "source": f"data/prepared/{data} from {info['audio_root']}",
+                   "arrays_sha256": segments_digest(kind, data),
+                   "split": info["split"],
+                   "tracks": {s: int(len(set(p[2]))) for s, p in parts.items()},
+                   "segments": {s: int(len(p[1])) for s, p in parts.items()}}
+
+
 def run_reference(exercise, protocol, seed, **config):
-    """One reference run of an exercise's reference model (:data:`MODELS`). Returns the record."""
+    """One reference run of an exercise's reference model (:data:`MODELS`). Returns the record.
+    Accuracy is per track: a segment model's segment probabilities are averaged per track
+    (:func:`genrelab.evaluation.song_level`), as the grader does."""
     import importlib
+
+    from autograder.exercises import get
 
     module_name, builder = MODELS[exercise]
     module = importlib.import_module(module_name)
-    table, data = protocol_table(protocol)
-    train, valid, test = (xy(table, s) for s in ("train", "valid", "test"))
+    if get(exercise).inputs == "features_30s":
+        table, data = protocol_table(protocol)
+        train, valid, test = (xy(table, s) for s in ("train", "valid", "test"))
+        test_tracks = table.track_id[table.split == "test"].to_numpy()
+    else:
+        parts, data = protocol_segments(exercise, protocol)
+        train, valid, test = parts["train"][:2], parts["valid"][:2], parts["test"][:2]
+        test_tracks = parts["test"][2]
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -214,8 +247,9 @@ def run_reference(exercise, protocol, seed, **config):
     start = time.perf_counter()
     hist = module.fit(model, train, valid, seed=seed)
     seconds = time.perf_counter() - start
-    pred = model.predict(test[0], verbose=0).argmax(axis=1)
-    acc, low, high = evaluation.accuracy_interval(test[1], pred)
+    ids, probs = evaluation.song_level(model.predict(test[0], verbose=0), test_tracks)
+    truth = pd.Series(test[1], index=test_tracks).groupby(level=0).first().loc[ids]
+    acc, low, high = evaluation.accuracy_interval(truth.to_numpy(), probs.argmax(axis=1))
     return {"exercise": exercise, "protocol": protocol, "model": f"{module_name}.{builder}",
             "config": config, "seed": seed, "data": data, "accuracy": acc,
             "interval95": [low, high], "epochs": len(hist.history["loss"]),

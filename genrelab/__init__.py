@@ -8,6 +8,8 @@ One module per topic, each docstring naming the chapter that derives it:
 - :mod:`genrelab.splits` -- the fault-filtered split, track-level and leaky splits (*Honest evaluation*)
 - :mod:`genrelab.evaluation` -- confidence intervals, song-level aggregation (*Honest evaluation*)
 - :mod:`genrelab.mlp` -- the chapter 3 models (the seed's MLP and the honest one)
+- :mod:`genrelab.rnn` -- the chapter 5 models: the recurrence, the seed's LSTM and the honest one,
+  segment- and track-level accuracy (*Recurrent networks*)
 - :mod:`genrelab.plots` -- training curves, confusion matrices, spectrograms
 """
 

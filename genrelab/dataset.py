@@ -179,6 +179,29 @@ def load_segments(kind="mfcc", name=None):
     return arrays
 
 
+def segments_xy(kind, split, name=None):
+    """``(X, y, track_ids)`` of one split of a prepared set's segment arrays (``kind``:
+    ``mfcc`` or ``logmel``, :func:`load_segments`): ``X`` float32, integer genres, and each
+    segment's track (a track's segments are scored together)."""
+    arrays = load_segments(kind, name)
+    keep = arrays["split"] == split
+    return (arrays["X"][keep].astype(np.float32), arrays["y"][keep].astype(np.int64),
+            arrays["track_id"][keep].astype(str))
+
+
+def segments_digest(kind, name=None):
+    """sha256 of a prepared set's segment arrays' contents (``X``, ``y``, ``track_id``): what a
+    reference run on segments records, as ``table_sha256`` records the 30 s table. (The ``.npz``
+    file's own bytes carry the time it was written.)"""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with np.load(_prepared_file(name, f"{kind}_segments.npz")) as f:
+        for key in ("X", "y", "track_id"):
+            digest.update(key.encode() + np.ascontiguousarray(f[key]).tobytes())
+    return digest.hexdigest()
+
+
 def held_out_splits(name=None):
     """The splits a prepared data set leaves out (``dataset.json``'s ``held_out``): ``("test",)``
     for a student view or a student release's ``prepare``, ``()`` for the full set."""

@@ -156,30 +156,28 @@ def sample_env(request, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def student_env(sample_env, tmp_path_factory):
-    """``sample_env`` with a student view of the sample set's prepared data as
-    ``GENRELAB_DATA_DIR``: every test track removed from ``splits.csv``, ``problems.csv`` and the
-    feature tables, and ``dataset.json`` saying ``"held_out": ["test"]`` (what a student release
-    holds, and what the grader's run of a notebook sees); ``dataset.xy(table, "test")`` is empty
-    there. The audio (``GENRELAB_AUDIO``, for the sound exercise) stays where it is."""
+    """``sample_env`` with the student view of the sample set's prepared data
+    (:func:`genrelab.dataset.write_student_view`, as the grader and a student release hold it)
+    as ``GENRELAB_DATA_DIR``: every test track removed from ``splits.csv``, the tables, the
+    segment arrays and the images, and ``dataset.json`` saying ``"held_out": ["test"]``;
+    ``dataset.xy(table, "test")`` is empty there. The audio (``GENRELAB_AUDIO``, for the sound
+    exercise) stays where it is."""
     import pandas as pd
 
-    source = Path(sample_env["GENRELAB_DATA_DIR"]) / "prepared" / "synthetic"
+    from genrelab import dataset
+
     root = tmp_path_factory.mktemp("student-view")
-    view = root / "prepared" / "synthetic"
-    view.mkdir(parents=True)
-    splits = pd.read_csv(source / "splits.csv")
-    held_out = set(splits.track_id[splits.split == "test"])
-    assert held_out, "the sample set has no test tracks to hold out"
-    for name in ("splits.csv", "problems.csv", "features_30_sec.csv", "features_3_sec.csv"):
-        table = pd.read_csv(source / name)
-        track = (table.track_id if "track_id" in table
-                 else table.filename.str.extract(r"^([a-z]+\.\d{5})", expand=False))
-        table[~track.isin(held_out)].to_csv(view / name, index=False)
-    info = json.loads((source / "dataset.json").read_text())
-    counts = {k: v for k, v in info.get("split_counts", {}).items() if k != "test"}
-    (view / "dataset.json").write_text(
-        json.dumps({**info, "split_counts": counts, "held_out": ["test"]}, indent=2) + "\n")
+    before = os.environ.get("GENRELAB_DATA_DIR")
+    os.environ["GENRELAB_DATA_DIR"] = sample_env["GENRELAB_DATA_DIR"]
+    try:
+        view = dataset.write_student_view("synthetic", root)
+    finally:
+        if before is None:
+            os.environ.pop("GENRELAB_DATA_DIR")
+        else:
+            os.environ["GENRELAB_DATA_DIR"] = before
     assert "test" not in set(pd.read_csv(view / "splits.csv").split)
+    assert json.loads((view / "dataset.json").read_text())["held_out"] == ["test"]
     return {**sample_env, "GENRELAB_DATA_DIR": str(root)}
 
 
