@@ -156,12 +156,13 @@ def pytest_sessionfinish(session):
         session.config.workeroutput["book_builds"] = list(_BOOK_BUILDS)
 
 
-SCHEDULE_FIRST = ("test_book", "test_browser", "test_class_attacks",  # the first worker's files
-                  "test_class_workflow", "test_autograder", "test_notebooks")  # the second's
-"""The slowest files, first, in the order that gives pytest-xdist's two workers (``--dist
-loadfile`` hands each worker its first three files at once) about the same work: the book's
-build and its browser test on one worker, so that the browser test never waits for a build
-running elsewhere. The other files follow, to whichever worker is free."""
+SCHEDULE_FIRST = ("test_book", "test_class_attacks", "test_browser", "test_class_workflow",
+                  "test_notebooks", "test_autograder")
+"""The slowest files, first, in the order that gives pytest-xdist's two workers about the same
+work: ``--dist loadfile`` deals the first files out in turn (the 1st, 3rd and 5th to the first
+worker), so the book's build and its browser test land on the same worker, and the browser test
+never waits for a build running elsewhere. The other files follow, to whichever worker is
+free."""
 
 
 def pytest_collection_modifyitems(config, items):

@@ -219,7 +219,8 @@ def test_check_fails_a_missing_model_and_a_renamed_folder_in_one_line(tmp_path):
     proc = run("-m", "autograder", "check", str(renamed))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        f"error: {renamed}: name the exercise (--exercise, one of sound, features, mlp)"]
+        f"error: {renamed}: name the exercise (--exercise, one of "
+        f"{', '.join(exercises.EXERCISES)})"]
 
 
 @pytest.mark.nbgrader
