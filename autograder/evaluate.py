@@ -142,9 +142,8 @@ def measure(model, exercise, dataset, split="test", inputs=None):
     """Accuracy on a split (the held-out test split unless told), per track:
     ``{accuracy, low, high, n}``; ``inputs``: the split saved by :func:`save_inputs`."""
     import numpy as np
-    import pandas as pd
 
-    from genrelab.evaluation import accuracy_interval, song_level
+    from genrelab.evaluation import accuracy_interval, track_level
 
     if inputs:
         with np.load(inputs) as saved:
@@ -156,12 +155,10 @@ def measure(model, exercise, dataset, split="test", inputs=None):
         bad = int((~np.isfinite(probs)).any(axis=tuple(range(1, probs.ndim))).sum())
         raise ModelProblem("nan", f"the model outputs NaN or infinite values for {bad} of "
                                   f"{len(X)} test examples")
-    ids, track_probs = song_level(probs, tracks)
-    truth = pd.Series(y, index=tracks).groupby(level=0).first().loc[ids]
-    pred = track_probs.argmax(axis=1)
-    acc, low, high = accuracy_interval(truth.to_numpy(), pred)
+    ids, truth, pred = track_level(probs, y, tracks)
+    acc, low, high = accuracy_interval(truth, pred)
     confusion = np.zeros((probs.shape[-1],) * 2, dtype=int)  # rows: true genre, columns: said
-    np.add.at(confusion, (truth.to_numpy().astype(int), pred), 1)
+    np.add.at(confusion, (truth.astype(int), pred), 1)
     return {"accuracy": acc, "low": low, "high": high, "n": len(ids),
             "confusion": confusion.tolist()}
 

@@ -247,9 +247,9 @@ def run_reference(exercise, protocol, seed, **config):
     start = time.perf_counter()
     hist = module.fit(model, train, valid, seed=seed)
     seconds = time.perf_counter() - start
-    ids, probs = evaluation.song_level(model.predict(test[0], verbose=0), test_tracks)
-    truth = pd.Series(test[1], index=test_tracks).groupby(level=0).first().loc[ids]
-    acc, low, high = evaluation.accuracy_interval(truth.to_numpy(), probs.argmax(axis=1))
+    _, truth, pred = evaluation.track_level(model.predict(test[0], verbose=0), test[1],
+                                            test_tracks)
+    acc, low, high = evaluation.accuracy_interval(truth, pred)
     return {"exercise": exercise, "protocol": protocol, "model": f"{module_name}.{builder}",
             "config": config, "seed": seed, "data": data, "accuracy": acc,
             "interval95": [low, high], "epochs": len(hist.history["loss"]),

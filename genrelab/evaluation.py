@@ -3,7 +3,8 @@
 An accuracy on 290 test tracks is an estimate: :func:`accuracy_interval` gives its 95% (Wilson)
 interval; :func:`seeds_interval` gives the interval of a mean over training seeds;
 :func:`noise_aware_threshold` the grading threshold that a test set of a given size allows; and
-:func:`song_level` turns per-segment predictions into one prediction per song.
+:func:`song_level` turns per-segment predictions into one prediction per song, and
+:func:`track_level` into one genre and one prediction per track.
 """
 import numpy as np
 import pandas as pd
@@ -62,3 +63,12 @@ def song_level(probs, track_ids):
     """Average the class probabilities of each song's segments: ``(track_ids, probs)``."""
     frame = pd.DataFrame(np.asarray(probs)).groupby(np.asarray(track_ids), sort=True).mean()
     return frame.index.to_numpy(), frame.to_numpy()
+
+
+def track_level(probs, y, track_ids):
+    """``(track_ids, y_track, pred_track)``: one true genre and one prediction per track, the
+    mean of its segments' probabilities (:func:`song_level`) deciding. A table with one row per
+    track gives its rows back, sorted by track."""
+    ids, track_probs = song_level(probs, track_ids)
+    truth = pd.Series(np.asarray(y), index=np.asarray(track_ids)).groupby(level=0).first()
+    return ids, truth.loc[ids].to_numpy(), track_probs.argmax(axis=1)

@@ -23,11 +23,12 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no start-up notice on std
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from genrelab import GENRES, evaluation  # noqa: E402
 from genrelab.dataset import segments_xy  # noqa: E402
+from genrelab.evaluation import track_level  # noqa: E402,F401  (the chapter's name for it)
 from genrelab.features import N_MFCC_SEQUENCE  # noqa: E402
+from genrelab.mlp import _compiled  # noqa: E402
 
 SEQUENCE_SHAPE = (130, N_MFCC_SEQUENCE)
 """One example: 130 MFCC frames (3 s at a hop of 512 samples) of 13 coefficients."""
@@ -51,12 +52,6 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0=None):
         h = np.tanh(x_t @ kernel + h @ recurrent_kernel + bias)
         states.append(h)
     return np.array(states)
-
-
-def _compiled(model, learning_rate):
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
 
 
 def seed_lstm(dropout=0.3, learning_rate=1e-3):
@@ -105,14 +100,6 @@ def fit(model, train, valid, epochs=40, patience=10, batch_size=64, seed=0,
                                          restore_best_weights=True)
     return model.fit(*train[:2], validation_data=tuple(valid[:2]), epochs=epochs,
                      batch_size=batch_size, callbacks=[stop], verbose=0)
-
-
-def track_level(probs, y, track_ids):
-    """``(track_ids, y_track, pred_track)``: one genre and one prediction per track, the mean of
-    its segments' probabilities deciding."""
-    ids, track_probs = evaluation.song_level(probs, track_ids)
-    truth = pd.Series(np.asarray(y), index=np.asarray(track_ids)).groupby(level=0).first()
-    return ids, truth.loc[ids].to_numpy(), track_probs.argmax(axis=1)
 
 
 def accuracies(model, X, y, track_ids):
