@@ -2,8 +2,8 @@
 (``../shared/data/gtzan``); they skip where it is absent, except when
 ``GENRELAB_REQUIRE_REAL_DATA=1`` (set by ``.ci/run``), where its absence is a failure.
 
-``built_book`` builds the book once per test session; ``test_book.py`` and ``test_browser.py``
-share that build, and its time is printed in the test summary.
+``built_book`` builds the book once per test session for ``test_book.py`` (its pages and its
+browser tests), and its time is printed in the test summary.
 
 ``make test`` runs the files on pytest-xdist workers (``-n 2 --dist loadfile``): each test file
 runs whole on one worker, so that its module fixtures are made once. The sample set and the book
@@ -156,13 +156,12 @@ def pytest_sessionfinish(session):
         session.config.workeroutput["book_builds"] = list(_BOOK_BUILDS)
 
 
-SCHEDULE_FIRST = ("test_book", "test_class_attacks", "test_browser", "test_class_workflow",
-                  "test_notebooks", "test_autograder")
+SCHEDULE_FIRST = ("test_book", "test_class_attacks", "test_class_workflow", "test_notebooks",
+                  "test_autograder")
 """The slowest files, first, in the order that gives pytest-xdist's two workers about the same
 work: ``--dist loadfile`` deals the first files out in turn (the 1st, 3rd and 5th to the first
-worker), so the book's build and its browser test land on the same worker, and the browser test
-never waits for a build running elsewhere. The other files follow, to whichever worker is
-free."""
+worker). The other files follow, to whichever worker is free. (The book's browser tests are in
+``test_book.py`` itself, so they never wait for a build running on the other worker.)"""
 
 
 def pytest_collection_modifyitems(config, items):
