@@ -3,8 +3,8 @@
 An exercise without a model (``model_file=None``, e.g. chapter 1's ``sound``) is graded on its
 notebook's tests alone. A later chapter adds one :class:`Exercise` to :data:`EXERCISES` (and, for
 a new kind of input,
-one loader to :data:`INPUTS`): e.g. the LSTM on ``mfcc`` segments, the CNN on ``logmel``
-segments. Every loader returns one row per example with the example's track, and the grader
+one loader to :data:`INPUTS`): e.g. chapter 5's LSTM on ``mfcc`` segments, chapter 6's CRNN on
+``logmel`` segments. Every loader returns one row per example with the example's track, and the grader
 averages a track's probabilities (:func:`genrelab.evaluation.song_level`), so segment models are
 scored per song like the 30 s feature models.
 """
@@ -15,7 +15,8 @@ from genrelab import GENRES
 from genrelab.dataset import load_table, segments_xy, xy
 from genrelab.features import FEATURE_COLUMNS
 
-RECURRENT_LAYERS = ("SimpleRNN", "LSTM", "GRU")  # genrelab.rnn.RECURRENT_LAYERS (no Keras here)
+RECURRENT_LAYERS = ("SimpleRNN", "LSTM", "GRU")  # genrelab.crnn's (no Keras imported here)
+CONV_LAYERS = ("Conv1D", "Conv2D")
 
 
 class GradingSetupError(Exception):
@@ -36,7 +37,14 @@ def mfcc_segments(dataset, split="test"):
     return segments_xy("mfcc", split, dataset)
 
 
-INPUTS = {"features_30s": features_30s, "mfcc_segments": mfcc_segments}
+def logmel_segments(dataset, split="test"):
+    """A split's log-mel segments (segments x 128 mel bands x 130 frames, float32 dB), one row
+    per 3 s segment, with each segment's track."""
+    return segments_xy("logmel", split, dataset)
+
+
+INPUTS = {"features_30s": features_30s, "mfcc_segments": mfcc_segments,
+          "logmel_segments": logmel_segments}
 """Input kind -> ``loader(dataset, split) -> (X, y, track_ids)`` of a split (``test``: the
 held-out one the grader scores; ``valid``: the one a student's own check reports)."""
 
@@ -57,6 +65,7 @@ class Exercise:
     required_layers: tuple = ()   # Keras layer classes the model must contain
     dense_layers: int = None      # exactly this many Dense layers
     recurrent: bool = False       # at least one recurrent layer (SimpleRNN, LSTM or GRU)
+    conv_before_recurrent: bool = False  # a convolution (Conv1D/2D) before the first recurrent
 
     @property
     def has_model(self):
@@ -103,6 +112,16 @@ class Exercise:
         if self.recurrent and not names & set(RECURRENT_LAYERS):
             problems.append(f"the model has no recurrent layer ({', '.join(RECURRENT_LAYERS)}), "
                             f"which {self.name} requires")
+        if self.conv_before_recurrent:
+            kinds = [type(layer).__name__ for layer in layers]
+            conv = [i for i, n in enumerate(kinds) if n in CONV_LAYERS]
+            rec = [i for i, n in enumerate(kinds) if n in RECURRENT_LAYERS]
+            if not conv:
+                problems.append(f"the model has no convolution ({', '.join(CONV_LAYERS)}), "
+                                f"which {self.name} requires before its recurrent layer")
+            elif rec and conv[0] > rec[0]:
+                problems.append(f"the model's first recurrent layer comes before its first "
+                                f"convolution; {self.name} requires convolutions first (a CRNN)")
         return problems
 
 
@@ -127,6 +146,10 @@ EXERCISES = {e.name: e for e in [
     Exercise("rnn", notebook="rnn.ipynb", model_file="model.keras", inputs="mfcc_segments",
              input_shape=(130, 13), max_params=100_000, required_layers=("Normalization",),
              recurrent=True),
+    # chapter 6: convolutions, then a recurrent layer over time, on 3 s log-mel segments
+    Exercise("crnn", notebook="crnn.ipynb", model_file="model.keras", inputs="logmel_segments",
+             input_shape=(128, 130), max_params=150_000, required_layers=("Normalization",),
+             recurrent=True, conv_before_recurrent=True),
 ]}
 
 

@@ -30,7 +30,8 @@ PROTOCOL_NAMES = {
 """How the README names a protocol; the order of the table's rows."""
 
 MODEL_NAMES = {"features": "logistic regression (chapter 2)", "mlp": "honest MLP (chapter 3)",
-               "rnn": "honest LSTM, per track (chapter 5)"}
+               "rnn": "honest LSTM, per track (chapter 5)",
+               "crnn": "course's CRNN, per track (chapter 6)"}
 
 
 def _protocol_name(protocol):

@@ -194,10 +194,11 @@ def protocol_table(protocol):
 MODELS = {
     # exercise: (module, builder) of its reference model; builder(train_X, **config) returns a
     # compiled Keras model taking the exercise's raw inputs (the 57 features; chapter 5's MFCC
-    # sequences), trained with the module's ``fit``
+    # sequences, chapter 6's log-mel segments), trained with the module's ``fit``
     "features": ("genrelab.baseline", "logistic_regression"),
     "mlp": ("genrelab.mlp", "honest_mlp"),
     "rnn": ("genrelab.rnn", "honest_lstm"),
+    "crnn": ("genrelab.crnn", "honest_crnn"),
 }
 """The exercises with a reference model, and so with a measured threshold."""
 

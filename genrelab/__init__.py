@@ -10,6 +10,8 @@ One module per topic, each docstring naming the chapter that derives it:
 - :mod:`genrelab.mlp` -- the chapter 3 models (the seed's MLP and the honest one)
 - :mod:`genrelab.rnn` -- the chapter 5 models: the recurrence, the seed's LSTM and the honest one,
   segment- and track-level accuracy (*Recurrent networks*)
+- :mod:`genrelab.crnn` -- the chapter 6 models: feature maps as a sequence, the untuned and the
+  course's CRNN, SpecAugment-style augmentation (*Convolutional recurrent networks*)
 - :mod:`genrelab.plots` -- training curves, confusion matrices, spectrograms
 """
 
