@@ -44,7 +44,7 @@ def build_class(exercise, dataset, folder, students):
     run = Path(folder) / "reference-run"
     run.mkdir(parents=True)
     demo.execute_notebook(course.source / exercise.name / exercise.notebook, run, dataset,
-                          course.cell_timeout)
+                          exercise.time_limits(course.cell_timeout)[0])
     names = [f"student-{i:03d}" for i in range(1, students + 1)]
     for name in names:
         dest = Path(folder) / "submitted" / name / exercise.name

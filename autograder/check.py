@@ -82,7 +82,7 @@ def check(folder, exercise=None, dataset=None, run=True, cell_timeout=None, say=
     elif not run:
         unchecked.append("the notebook's tests (--no-run)")
     else:
-        timeout = cell_timeout or grading.course().cell_timeout
+        timeout = cell_timeout or exercise.time_limits(grading.course().cell_timeout)[0]
         say(f"- running {exercise.notebook} from the top in a copy, as the grader does "
             f"(up to {timeout} s a cell) ...")
         start = time.perf_counter()

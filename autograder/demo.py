@@ -71,7 +71,7 @@ def build(exercise, dataset, dest):
         folder.mkdir(parents=True)
     print("running the reference solution ...", flush=True)
     execute_notebook(course.source / exercise.name / exercise.notebook, folders["reference"],
-                     dataset, course.cell_timeout)
+                     dataset, exercise.time_limits(course.cell_timeout)[0])
     if not exercise.has_model:
         shutil.copy(blank, folders["blank"])
         return

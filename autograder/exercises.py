@@ -15,7 +15,9 @@ from genrelab import GENRES
 from genrelab.dataset import load_table, segments_xy, xy
 from genrelab.features import FEATURE_COLUMNS
 
-RECURRENT_LAYERS = ("SimpleRNN", "LSTM", "GRU")  # genrelab.crnn's (no Keras imported here)
+RECURRENT_LAYERS = ("SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional")  # by class name (no
+# Keras imported here): the three recurrent layers, a generic RNN of a cell, and a bidirectional
+# wrapper of either
 CONV_LAYERS = ("Conv1D", "Conv2D")
 
 
@@ -66,11 +68,23 @@ class Exercise:
     dense_layers: int = None      # exactly this many Dense layers
     recurrent: bool = False       # at least one recurrent layer (SimpleRNN, LSTM or GRU)
     conv_before_recurrent: bool = False  # a convolution (Conv1D/2D) before the first recurrent
+    # Time limits of a graded run of the notebook, in seconds (None: nbgrader_config.py's limit
+    # per cell, sandbox.Limits' per notebook). Segment models train for minutes on the full
+    # GTZAN, longer with several students graded at once on the same cores; the command line's
+    # --cell-timeout and --notebook-timeout override them.
+    cell_timeout: int = None
+    notebook_timeout: int = None
 
     @property
     def has_model(self):
         """Whether a submission holds a model that the grader evaluates (and scores)."""
         return self.model_file is not None
+
+    def time_limits(self, cell_default, notebook_default=None):
+        """``(cell, notebook)`` limits in seconds for a graded run of the notebook: the
+        exercise's own, else the defaults given (the course's cell limit, the sandbox's notebook
+        limit)."""
+        return (self.cell_timeout or cell_default, self.notebook_timeout or notebook_default)
 
     @property
     def notebook_id(self):
@@ -145,11 +159,12 @@ EXERCISES = {e.name: e for e in [
     # chapter 5: an LSTM (or GRU) on 3 s MFCC sequences, scored per track
     Exercise("rnn", notebook="rnn.ipynb", model_file="model.keras", inputs="mfcc_segments",
              input_shape=(130, 13), max_params=100_000, required_layers=("Normalization",),
-             recurrent=True),
+             recurrent=True, cell_timeout=1200, notebook_timeout=2400),
     # chapter 6: convolutions, then a recurrent layer over time, on 3 s log-mel segments
     Exercise("crnn", notebook="crnn.ipynb", model_file="model.keras", inputs="logmel_segments",
              input_shape=(128, 130), max_params=150_000, required_layers=("Normalization",),
-             recurrent=True, conv_before_recurrent=True),
+             recurrent=True, conv_before_recurrent=True, cell_timeout=2400,
+             notebook_timeout=3600),
 ]}
 
 

@@ -639,6 +639,8 @@ def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMO
     from genrelab.dataset import dataset_info, prepared_dir
 
     exercise, here = exercises.get(exercise), course()
+    cell, whole = exercise.time_limits(here.cell_timeout, sandbox.Limits.wall_s)
+    default_limits = sandbox.Limits(cell_timeout=cell, wall_s=whole)
     dataset = dataset_info(dataset)["name"]
     if exercise.has_model:
         threshold_for(exercise.name, dataset)
@@ -692,8 +694,7 @@ def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMO
                                  str(folder), str(work_root / "students" / student),
                                  str(template_db), str(view), str(inputs) if inputs else None,
                                  not unsafe, slot=i, audio_root=str(audio) if audio else None,
-                                 limits=asdict(limits or sandbox.Limits(
-                                     cell_timeout=here.cell_timeout)),
+                                 limits=asdict(limits or default_limits),
                                  eval_timeout=timeout, memory_mb=memory_mb)))
     rows = list(kept)
     csv = here.dir / "grades" / f"{exercise.name}.csv"
@@ -840,9 +841,10 @@ def add_arguments(parser):
                              "needs this repository, its environment, bubblewrap and the course "
                              "folder at the same paths (a shared filesystem)")
     parser.add_argument("--cell-timeout", type=int, default=None,
-                        help="seconds one notebook cell may run (default: nbgrader_config.py's)")
-    parser.add_argument("--notebook-timeout", type=int, default=sandbox.Limits.wall_s,
-                        help="seconds one whole notebook may run (default "
+                        help="seconds one notebook cell may run (default: the exercise's, else "
+                             "nbgrader_config.py's)")
+    parser.add_argument("--notebook-timeout", type=int, default=None,
+                        help="seconds one whole notebook may run (default: the exercise's, else "
                              f"{sandbox.Limits.wall_s})")
     parser.add_argument("--processes", type=int, default=sandbox.Limits.processes,
                         help="processes and threads a notebook may have (default "
@@ -869,10 +871,11 @@ def print_summary(table, exercise):
 
 
 def main(args):
+    cell, whole = exercises.get(args.exercise).time_limits(course().cell_timeout,
+                                                           sandbox.Limits.wall_s)
     limits = sandbox.Limits(memory_mb=args.memory_mb, processes=args.processes,
-                            file_mb=args.file_mb,
-                            cell_timeout=args.cell_timeout or course().cell_timeout,
-                            wall_s=args.notebook_timeout)
+                            file_mb=args.file_mb, cell_timeout=args.cell_timeout or cell,
+                            wall_s=args.notebook_timeout or whole)
     table = grade(args.exercise, args.submissions, args.dataset, args.timeout, args.memory_mb,
                   only=args.student, workers=args.workers, scheduler=args.scheduler,
                   unsafe=args.unsafe, regrade=args.regrade, limits=limits)

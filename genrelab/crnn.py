@@ -9,7 +9,7 @@ layer then runs over *time* on the convolutions' feature maps.
   conv feature maps (frequency x time x channels) into a sequence (time x features), and
   :func:`as_sequence`, the same in NumPy (``tests/test_crnn.py`` ties the two together).
 - :func:`plain_crnn` -- a small CRNN without any of the chapter's care: conv 16-32-64, GRU(64),
-  softmax; the yardstick that an untuned CRNN loses to the LSTM.
+  softmax; the yardstick, the obvious model without the chapter's care.
 - :func:`honest_crnn` -- the course's CRNN: the log-mel standardized inside the model, pooled to
   32 bands by 65 frames (:data:`FRONT_POOL`, CPU-sized), three conv blocks with batch normalization, a GRU whose
   states are averaged over time, dropout, L2 weight decay. A saved ``model.keras`` is
@@ -40,9 +40,6 @@ FRONT_POOL = (4, 2)
 """The CRNNs' first layer averages the log-mel four bands by two frames: 32 bands by 65 frames of
 46 ms, so that they train in minutes on 2 CPU cores (the resolution is what grows on a GPU)."""
 N_BANDS = MEL_SHAPE[0] // FRONT_POOL[0]
-RECURRENT_LAYERS = ("SimpleRNN", "LSTM", "GRU")
-"""The recurrent layers the exercise accepts (``autograder.exercises`` checks the same)."""
-CONV_LAYERS = ("Conv1D", "Conv2D")
 
 
 def segments(split, name=None):
@@ -130,7 +127,13 @@ def spec_augment(X, rng, max_shift=None, time_mask=20, freq_mask=16, fill=None):
     (default: the batch's mean, a silent-looking gap after standardization). ``rng`` is a NumPy
     ``Generator``; ``X`` is not changed."""
     X = np.array(X, dtype=np.float32, copy=True)
+    if X.ndim != 3:
+        raise ValueError(f"spec_augment takes a batch of segments (batch x bands x frames), not an "
+                         f"array of shape {X.shape}")
     n, bands, frames = X.shape
+    if not (0 <= freq_mask <= bands and 0 <= time_mask <= frames):
+        raise ValueError(f"masks of up to {freq_mask} bands and {time_mask} frames do not fit "
+                         f"segments of {bands} bands by {frames} frames")
     fill = float(X.mean()) if fill is None else fill
     shifts = rng.integers(0, (frames if max_shift is None else max_shift + 1), size=n)
     for i in range(n):
@@ -153,6 +156,8 @@ class AugmentedSegments(keras.utils.PyDataset):
     def __init__(self, X, y, batch_size=32, seed=0, **augment):
         super().__init__()
         self.X, self.y = np.asarray(X, dtype=np.float32), np.asarray(y)
+        if len(self.X) != len(self.y):
+            raise ValueError(f"{len(self.X)} segments but {len(self.y)} labels")
         self.batch_size, self.augment = batch_size, augment
         self.rng = np.random.default_rng(seed)
         self.fill = float(self.X.mean())

@@ -105,3 +105,26 @@ def test_segments_are_one_split_of_the_prepared_log_mel_segments(synthetic_env):
     assert X.shape[1:] == crnn.MEL_SHAPE and X.dtype == np.float32 and len(X) == len(y)
     assert set(np.unique(tracks, return_counts=True)[1]) == {10}
     assert not set(tracks) & set(crnn.segments("valid")[2])
+
+
+def test_segment_exercises_get_longer_time_limits_unless_the_instructor_sets_them():
+    """A CRNN trains for minutes on the full GTZAN (longer with students graded side by side):
+    its graded run gets the exercise's limits; exercises without limits of their own get the
+    course's cell limit and the sandbox's notebook limit."""
+    from autograder import sandbox
+    from autograder.exercises import get
+
+    cell, whole = get("crnn").time_limits(600, sandbox.Limits.wall_s)
+    assert cell > 600 and whole > sandbox.Limits.wall_s and whole >= cell
+    assert get("mlp").time_limits(600, sandbox.Limits.wall_s) == (600, sandbox.Limits.wall_s)
+    assert get("rnn").time_limits(600)[0] <= cell
+
+
+def test_augmentation_refuses_what_it_cannot_augment():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="batch of segments"):
+        crnn.spec_augment(np.zeros((8, 10)), rng)
+    with pytest.raises(ValueError, match="do not fit"):
+        crnn.spec_augment(np.zeros((1, 8, 10)), rng, freq_mask=9)
+    with pytest.raises(ValueError, match="10 segments but 9 labels"):
+        crnn.AugmentedSegments(np.zeros((10, 8, 10)), np.zeros(9))

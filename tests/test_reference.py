@@ -94,21 +94,22 @@ def test_a_reference_run_reaches_the_recorded_threshold_and_records_its_platform
     a throw-away results folder: the record names backend, device and commit; it replaces this
     platform's earlier run of the protocol and keeps other platforms' runs; and its accuracy is
     at least the recorded threshold (the one students are graded against). The chapter 5 LSTM
-    takes minutes per run on 2 cores (more on CPU JAX): here it trains 3 epochs, and the test
-    checks the run and its record; that its model reaches the threshold is checked on the
-    reference solution, which trains the same network
-    (``test_notebooks.py::test_solution_model_reaches_the_recorded_threshold[rnn]``)."""
+    and the chapter 6 CRNN take minutes per run on 2 cores (more on CPU JAX): here they train 3
+    epochs, and the test checks the run and its record; that such a model reaches the threshold
+    is checked on the reference solution, which trains the same network
+    (``test_notebooks.py::test_solution_model_reaches_the_recorded_threshold``)."""
     monkeypatch.setenv("GENRELAB_RESULTS", str(tmp_path))
     elsewhere = record("synthetic:default", 0, 0.5, backend="torch", device="GPU", name="X")
     reference.save_records(exercise, [elsewhere])
     import keras
 
-    quick = exercise == "rnn"
-    if quick:  # the LSTM: minutes per run on 2 cores, so a few epochs only (below)
+    quick = exercise in ("rnn", "crnn")
+    if quick:  # the LSTM and the CRNN: minutes per run on 2 cores, so a few epochs only (below)
         import functools
+        import importlib
 
-        from genrelab import rnn
-        monkeypatch.setattr(rnn, "fit", functools.partial(rnn.fit, epochs=3))
+        module = importlib.import_module(reference.MODELS[exercise][0])
+        monkeypatch.setattr(module, "fit", functools.partial(module.fit, epochs=3))
     args = argparse.Namespace(exercise=exercise, protocol=["synthetic:default"], seeds=1)
     reference.main(args)
     first = reference.load_records(exercise)[1]

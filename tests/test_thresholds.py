@@ -43,7 +43,7 @@ def test_every_record_says_what_how_and_where(records):
 @pytest.mark.parametrize("exercise, graded", [
     ("features", {"synthetic", "gtzan"}), ("mlp", {"synthetic", "gtzan"}),
     # the MFCC sequences exist for the audio at hand: the shared 503 clips, not all of GTZAN
-    ("rnn", {"synthetic", "gtzan-503"})])
+    ("rnn", {"synthetic", "gtzan-503"}), ("crnn", {"synthetic", "gtzan-503"})])
 def test_graded_data_sets_have_five_seeds_and_a_threshold_below_every_run(records, exercise,
                                                                           graded):
     table = reference.derive_thresholds(records)
