@@ -20,12 +20,16 @@ course: setup sandbox data exercises book demo
 # evaluating models -- are what the JAX pass tests.)
 # The test files run on TEST_WORKERS pytest-xdist workers (default 2: CI's cores), each file on
 # one worker, so that a file's fixtures are made once (tests/conftest.py shares the sample set
-# and the book build between workers).
+# and the book build between workers). With as many workers as cores, each process's
+# TensorFlow gets one thread per op pool (TEST_THREADS): pools as wide as the machine in every
+# worker would compete for the same cores, and two trainings side by side run slower.
 JAX_TESTS := tests/test_reference.py tests/test_autograder.py
 TEST_WORKERS ?= 2
+TEST_THREADS ?= 1
+TEST_ENV := TF_NUM_INTRAOP_THREADS=$(TEST_THREADS) TF_NUM_INTEROP_THREADS=$(TEST_THREADS)
 test: setup sandbox
-	$(PY) -m pytest -ra -n $(TEST_WORKERS) --dist loadfile
-	KERAS_BACKEND=jax JAX_PLATFORMS=cpu $(PY) -m pytest -ra -n $(TEST_WORKERS) --dist loadfile -m "not nbgrader" $(JAX_TESTS)
+	$(TEST_ENV) $(PY) -m pytest -ra -n $(TEST_WORKERS) --dist loadfile
+	$(TEST_ENV) KERAS_BACKEND=jax JAX_PLATFORMS=cpu $(PY) -m pytest -ra -n $(TEST_WORKERS) --dist loadfile -m "not nbgrader" $(JAX_TESTS)
 
 setup: $(STAMP)
 $(STAMP): requirements.txt constraints.txt pyproject.toml

@@ -52,7 +52,7 @@ import tempfile
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from autograder import exercises, sandbox
@@ -97,6 +97,18 @@ class Course:
         folder = Path(folder)
         return Course(self.id, f"sqlite:///{folder / 'gradebook.db'}", self.source, self.release,
                       folder / "submitted", folder / "feedback", self.cell_timeout)
+
+
+def threads_per_student(workers=None):
+    """The compute threads each student's kernel gets when ``workers`` students (default: one
+    per core) are graded at once on this machine: the cores shared out, at least one. Kernels
+    side by side whose thread pools are each as wide as the machine spend CPU time competing
+    for the cores. 0 (the libraries' own choice, or the grader's) where the grader's
+    environment sets ``TF_NUM_INTRAOP_THREADS``: the sandbox passes that on."""
+    if "TF_NUM_INTRAOP_THREADS" in os.environ:
+        return 0
+    cores = os.cpu_count() or 1
+    return max(1, cores // (workers or cores))
 
 
 def course():
@@ -644,6 +656,10 @@ def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMO
     dataset = dataset_info(dataset)["name"]
     if exercise.has_model:
         threshold_for(exercise.name, dataset)
+    if limits is not None and not limits.threads and scheduler is None:
+        limits = replace(limits, threads=threads_per_student(workers))
+    default_limits = replace(default_limits, threads=threads_per_student(workers)
+                             if scheduler is None else 0)
     if not unsafe:
         try:
             version = sandbox.check()

@@ -57,6 +57,10 @@ class Limits:
     file_mb: int = 512       # RLIMIT_FSIZE: the largest file the notebook may write
     cell_timeout: int = 600  # seconds one cell may run (nbgrader's Execute.timeout)
     wall_s: int = 1800       # seconds the whole autograde run may take
+    # compute threads of the kernel's numeric libraries (TensorFlow's op pools, OpenMP); 0:
+    # theirs, or the grader's own TF_NUM_INTRAOP_THREADS / OMP_NUM_THREADS. Several students
+    # graded at once on the same cores run faster with one pool each no wider than their share.
+    threads: int = 0
 
 
 class SandboxUnavailable(RuntimeError):
@@ -103,7 +107,10 @@ def command(config, workdir, argv):
            "PYTHONPATH": str(Path(config["library"]).parent),
            "GENRELAB_DATASET": config["dataset"], "GENRELAB_SANDBOX": "1",
            **({"GENRELAB_AUDIO": config["audio_root"]} if config.get("audio_root") else {}),
-           **{k: os.environ[k] for k in ("KERAS_BACKEND", "OMP_NUM_THREADS") if k in os.environ}}
+           **{k: os.environ[k] for k in ("KERAS_BACKEND", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                                         "TF_NUM_INTEROP_THREADS") if k in os.environ},
+           **({"TF_NUM_INTRAOP_THREADS": str(limits.threads), "TF_NUM_INTEROP_THREADS": "1",
+               "OMP_NUM_THREADS": str(limits.threads)} if limits.threads else {})}
     args = [config["bwrap"], "--die-with-parent", "--new-session", "--unshare-ipc",
             "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--hostname", "sandbox", "--clearenv",

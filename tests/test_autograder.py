@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -532,3 +533,29 @@ def test_integrity_sees_writes_but_not_another_batchs_links_to_the_same_clips(tm
     strict = Integrity(hashed=[], watched=[view])  # outside the linked folders: ctime counts
     os.utime(view / "splits.csv", ns=(0, (view / "splits.csv").stat().st_mtime_ns))
     assert strict.changed() == [str(view / "splits.csv")]
+
+
+def test_students_graded_side_by_side_share_the_cores_out_as_thread_pools(monkeypatch, tmp_path):
+    """``--workers N`` on C cores: each sandboxed kernel gets TensorFlow and OpenMP pools of C // N
+    threads (at least one); a grader whose environment sets ``TF_NUM_INTRAOP_THREADS`` keeps its
+    own choice, which the sandbox passes on."""
+    from autograder import grading, sandbox
+
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert grading.threads_per_student(2) == 4 and grading.threads_per_student(16) == 1
+    assert grading.threads_per_student() == 1  # one student per core by default
+    config = {"bwrap": "/usr/bin/bwrap", "library": str(tmp_path), "data_root": str(tmp_path),
+              "dataset": "synthetic", "runtime": str(tmp_path), "writable_root": str(tmp_path),
+              "slot": 0, "audio_root": None}
+
+    def env_of(limits):
+        args = sandbox.command({**config, "limits": asdict(limits)}, tmp_path, ["python"])
+        return {args[i + 1]: args[i + 2] for i, a in enumerate(args) if a == "--setenv"}
+
+    env = env_of(sandbox.Limits(threads=4))
+    assert env["TF_NUM_INTRAOP_THREADS"] == env["OMP_NUM_THREADS"] == "4"
+    assert "TF_NUM_INTRAOP_THREADS" not in env_of(sandbox.Limits())
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
+    assert grading.threads_per_student(2) == 0
+    assert env_of(sandbox.Limits())["TF_NUM_INTRAOP_THREADS"] == "3"
