@@ -651,15 +651,14 @@ def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMO
     from genrelab.dataset import dataset_info, prepared_dir
 
     exercise, here = exercises.get(exercise), course()
-    cell, whole = exercise.time_limits(here.cell_timeout, sandbox.Limits.wall_s)
-    default_limits = sandbox.Limits(cell_timeout=cell, wall_s=whole)
+    if limits is None:
+        cell, whole = exercise.time_limits(here.cell_timeout, sandbox.Limits.wall_s)
+        limits = sandbox.Limits(cell_timeout=cell, wall_s=whole)
+    if not limits.threads and scheduler is None:  # a cluster's cores are not this machine's
+        limits = replace(limits, threads=threads_per_student(workers))
     dataset = dataset_info(dataset)["name"]
     if exercise.has_model:
         threshold_for(exercise.name, dataset)
-    if limits is not None and not limits.threads and scheduler is None:
-        limits = replace(limits, threads=threads_per_student(workers))
-    default_limits = replace(default_limits, threads=threads_per_student(workers)
-                             if scheduler is None else 0)
     if not unsafe:
         try:
             version = sandbox.check()
@@ -710,7 +709,7 @@ def grade(exercise, submissions, dataset=None, timeout=TIMEOUT_S, memory_mb=MEMO
                                  str(folder), str(work_root / "students" / student),
                                  str(template_db), str(view), str(inputs) if inputs else None,
                                  not unsafe, slot=i, audio_root=str(audio) if audio else None,
-                                 limits=asdict(limits or default_limits),
+                                 limits=asdict(limits),
                                  eval_timeout=timeout, memory_mb=memory_mb)))
     rows = list(kept)
     csv = here.dir / "grades" / f"{exercise.name}.csv"

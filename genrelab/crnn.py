@@ -32,6 +32,7 @@ from genrelab import GENRES  # noqa: E402
 from genrelab.dataset import segments_xy  # noqa: E402
 from genrelab.features import N_MELS  # noqa: E402
 from genrelab.mlp import _compiled  # noqa: E402
+from genrelab import rnn  # noqa: E402
 from genrelab.rnn import accuracies, track_level  # noqa: E402,F401  (chapter 5's, reused)
 
 MEL_SHAPE = (N_MELS, 130)
@@ -182,14 +183,13 @@ def fit(model, train, valid, epochs=40, patience=10, batch_size=32, seed=0, augm
     (``augment`` may be a dict of :func:`spec_augment`'s options). ``train`` and ``valid`` are
     ``(X, y)`` pairs (extra items, such as track ids, are ignored). Returns the Keras
     ``History``."""
+    if not augment:  # chapter 5's training, on the segments as they are
+        return rnn.fit(model, train, valid, epochs=epochs, patience=patience,
+                       batch_size=batch_size, seed=seed, monitor=monitor)
     keras.utils.set_random_seed(seed)
     stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
                                          restore_best_weights=True)
-    valid = tuple(valid[:2])
-    if augment:
-        options = augment if isinstance(augment, dict) else {}
-        data = AugmentedSegments(*train[:2], batch_size=batch_size, seed=seed, **options)
-        return model.fit(data, validation_data=valid, epochs=epochs, callbacks=[stop],
-                         verbose=0)
-    return model.fit(*train[:2], validation_data=valid, epochs=epochs, batch_size=batch_size,
-                     callbacks=[stop], verbose=0)
+    options = augment if isinstance(augment, dict) else {}
+    data = AugmentedSegments(*train[:2], batch_size=batch_size, seed=seed, **options)
+    return model.fit(data, validation_data=tuple(valid[:2]), epochs=epochs, callbacks=[stop],
+                     verbose=0)
