@@ -113,10 +113,10 @@ def check(folder, exercise=None, dataset=None, run=True, cell_timeout=None, say=
             problems.append(result.message)
             say(f"- model: {result.message}")
         else:
+            full = "at or below" if exercise.lower_is_better else "at or above"
             say(f"- model {exercise.model_file}: loads as the grader loads it, right shapes; "
-                f"validation accuracy {result.accuracy:.3f} (95% interval {result.low:.3f}-"
-                f"{result.high:.3f}, {result.n} validation tracks). Full points on the test "
-                f"split at or above {result.threshold:.2f}.")
+                f"{result.measured('valid').split(':')[0]}. Full points on the test split "
+                f"{full} {result.threshold:.2f}.")
         unchecked.append("your model's test-split score (only the grader evaluates on test)")
     else:
         say("- this exercise has no model: its grade is its notebook's tests")

@@ -315,14 +315,16 @@ def render(exercise, table, details, gradebook, cells, confusion, pooled, late, 
     parts.append(f'<img alt="Histograms of the scores" src="{histograms(table, exercise, max_score)}">')
     columns = [("total", "total"), ("notebook_score", "notebook tests")]
     if exercise.has_model:
-        columns += [("model_score", "model"), ("model_accuracy", "model accuracy")]
+        columns += [("model_score", "model"),
+                    ("model_lsd", "model LSD (dB)") if exercise.lower_is_better
+                    else ("model_accuracy", "model accuracy")]
     rows = []
     for column, name in columns:
         values = table[column].map(_number)
         if column == "total":
             values = values.fillna(0.0)
         values = values.dropna()
-        digits = 3 if column == "model_accuracy" else 1
+        digits = {"model_accuracy": 3, "model_lsd": 2}.get(column, 1)
         rows.append([name, len(values)] + ([_fmt(values.min(), digits),
                                             _fmt(values.median(), digits),
                                             _fmt(values.mean(), digits),

@@ -10,11 +10,17 @@ and output shapes and the exercise's structural limits (weight budget, required 
 the notebook's own tests said), predicts the test split that the grader reads from the course's
 prepared data (or from ``--inputs``, the split saved once per batch; never anything from the
 student) and prints one JSON line per model: ``accuracy``, its Wilson 95% interval
-``low``/``high`` and ``n`` (test tracks), or ``problem`` and ``message``.
+``low``/``high`` and ``n`` (test tracks), or ``problem`` and ``message``. An autoencoder
+(``metric="lsd"``, chapter 7) gives ``lsd`` instead: the log-spectral distance in dB between the
+test segments and ``decoder(encoder(segment))`` -- the two models called one after the other, so
+nothing but the code reaches the decoder -- averaged per track, with the Student-t 95% interval
+over tracks.
 
 :func:`evaluate_submission` runs that process with a wall-clock timeout and a memory limit and
 turns what happened into a :class:`Result` with a score. **Score rule:** full points at or above
-the exercise's threshold, none at or below chance, linear in between.
+the exercise's threshold, none at or below chance, linear in between (for an error such as the
+autoencoder's: full points at or below the threshold, none at or above the error of the training
+split's mean spectrum, linear in between).
 
 Memory limit: ``RLIMIT_DATA`` (private writable memory: heap, tensors, thread stacks), set by the
 child itself before it imports anything heavy. ``RLIMIT_AS`` is too blunt for TensorFlow: it
@@ -140,7 +146,8 @@ def save_inputs(exercise, dataset, path, split="test"):
 
 def measure(model, exercise, dataset, split="test", inputs=None):
     """Accuracy on a split (the held-out test split unless told), per track:
-    ``{accuracy, low, high, n}``; ``inputs``: the split saved by :func:`save_inputs`."""
+    ``{accuracy, low, high, n}`` (an autoencoder: :func:`measure_reconstruction`); ``inputs``:
+    the split saved by :func:`save_inputs`."""
     import numpy as np
 
     from genrelab.evaluation import accuracy_interval, track_level
@@ -150,6 +157,8 @@ def measure(model, exercise, dataset, split="test", inputs=None):
             X, y, tracks = saved["X"], saved["y"], saved["tracks"]
     else:
         X, y, tracks = exercise.split_data(dataset, split)
+    if exercise.metric == "lsd":
+        return measure_reconstruction(model, X, tracks)
     probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
     if not np.all(np.isfinite(probs)):
         bad = int((~np.isfinite(probs)).any(axis=tuple(range(1, probs.ndim))).sum())
@@ -161,6 +170,37 @@ def measure(model, exercise, dataset, split="test", inputs=None):
     np.add.at(confusion, (truth.astype(int), pred), 1)
     return {"accuracy": acc, "low": low, "high": high, "n": len(ids),
             "confusion": confusion.tolist()}
+
+
+TOLERANCE_DB = 0.01
+"""How far (in dB) the whole model's output may be from ``decoder(encoder(x))``."""
+
+
+def measure_reconstruction(model, X, tracks):
+    """``{lsd, low, high, n}``: the log-spectral distance (dB) of ``decoder(encoder(x))`` on the
+    segments ``X``, a track's segments averaged, with the Student-t 95% interval over tracks. The
+    whole model must give the same output (within :data:`TOLERANCE_DB`): else something other
+    than the code reaches its output."""
+    import numpy as np
+
+    from genrelab.autoencoders import mean_interval, track_lsd
+
+    enc, dec = model.get_layer("encoder"), model.get_layer("decoder")
+    rebuilt = np.asarray(dec.predict(np.asarray(enc.predict(X, batch_size=256, verbose=0)),
+                                     batch_size=256, verbose=0))
+    if not np.all(np.isfinite(rebuilt)):
+        bad = int((~np.isfinite(rebuilt)).any(axis=tuple(range(1, rebuilt.ndim))).sum())
+        raise ModelProblem("nan", f"the decoder outputs NaN or infinite values for {bad} of "
+                                  f"{len(X)} test segments")
+    whole = np.asarray(model.predict(X[:64], batch_size=64, verbose=0))
+    gap = float(np.max(np.abs(whole - rebuilt[:64]))) if np.all(np.isfinite(whole)) else np.inf
+    if gap > TOLERANCE_DB:
+        raise ModelProblem("structure", f"the model's output differs from decoder(encoder(x)) "
+                                        f"by up to {gap:.3g} dB: its output must come from the "
+                                        "code alone")
+    ids, per_track = track_lsd(X, rebuilt, tracks)
+    lsd, low, high = mean_interval(per_track)
+    return {"lsd": lsd, "low": low, "high": high, "n": len(ids)}
 
 
 def main(argv=None):
@@ -203,8 +243,11 @@ def threshold_for(exercise, dataset):
             "then `python -m autograder thresholds`")
 
 
-def score(accuracy, threshold, chance, points):
-    """Full points at or above the threshold, 0 at or below chance, linear in between."""
+def score(accuracy, threshold, chance, points, lower_is_better=False):
+    """Full points at or above the threshold, 0 at or below chance, linear in between; for an
+    error (``lower_is_better``): full points at or below the threshold, 0 at or above chance."""
+    if lower_is_better:
+        return points * min(1.0, max(0.0, (chance - accuracy) / (chance - threshold)))
     return points * min(1.0, max(0.0, (accuracy - chance) / (threshold - chance)))
 
 
@@ -230,13 +273,37 @@ class Result:
     n: int = None
     seconds: float = None
     confusion: list = None  # per track: rows the true genre, columns the predicted one
+    lsd: float = None       # an autoencoder's log-spectral distance (dB) instead of accuracy
+    metric: str = "accuracy"
+
+    @property
+    def value(self):
+        """The measure the score comes from: the accuracy, or an autoencoder's LSD."""
+        return self.lsd if self.metric == "lsd" else self.accuracy
+
+    def measured(self, split="test"):
+        """One sentence: the measure on a split, with its interval and the threshold."""
+        where = split.replace("valid", "validation")
+        if self.metric == "lsd":
+            return (f"{where.capitalize()} log-spectral distance {self.lsd:.2f} dB (95% "
+                    f"interval {self.low:.2f}-{self.high:.2f}, {self.n} {where} tracks; lower is "
+                    f"better): {'at or below' if self.lsd <= self.threshold else 'above'} the "
+                    f"threshold {self.threshold:.2f} dB.")
+        return (f"{where.capitalize()} accuracy {self.accuracy:.3f} (95% interval "
+                f"{self.low:.3f}-{self.high:.3f}, {self.n} {where} tracks): "
+                f"{'at or above' if self.accuracy >= self.threshold else 'below'} the threshold "
+                f"{self.threshold:.2f}.")
 
     def report(self):
         """Markdown for the student: accuracy, interval, threshold, score and why."""
+        rule = ("Full points at or above the threshold, none at or below chance, linear in "
+                "between." if self.metric != "lsd" else
+                "Full points at or below the threshold, none at or above chance (the error of "
+                "the training split's mean spectrum, whatever the input), linear in between.")
+        unit = " dB" if self.metric == "lsd" else ""
         lines = [f"**Model score: {self.score:.2f} of {self.points:g} points.** {self.message}", "",
                  f"- Threshold for full points on the '{self.dataset}' data set: "
-                 f"{self.threshold:.2f}; chance: {self.chance:.2f}. Full points at or above the "
-                 "threshold, none at or below chance, linear in between.",
+                 f"{self.threshold:.2f}{unit}; chance: {self.chance:.2f}{unit}. {rule}",
                  f"- How the threshold was set: {self.rule}.",
                  f"- Measured by: {self.provenance}."]
         return "\n".join(lines) + "\n"
@@ -289,18 +356,13 @@ def evaluate_models(exercise, paths, dataset=None, timeout=TIMEOUT_S, memory_mb=
 
 def _result(exercise, dataset, limits, outcome, seconds, split):
     result = Result(exercise.name, dataset, "error" if "problem" in outcome else "ok",
-                    points=exercise.points, seconds=seconds,
+                    points=exercise.points, seconds=seconds, metric=exercise.metric,
                     **{k: limits[k] for k in ("threshold", "chance", "rule", "provenance")},
                     **outcome)
     if result.status == "ok":
-        result.score = round(score(result.accuracy, result.threshold, result.chance,
-                                   result.points), 2)
-        result.message = (f"{split.replace('valid', 'validation').capitalize()} accuracy "
-                          f"{result.accuracy:.3f} (95% interval {result.low:.3f}-"
-                          f"{result.high:.3f}, {result.n} {split.replace('valid', 'validation')} "
-                          "tracks): "
-                          f"{'at or above' if result.accuracy >= result.threshold else 'below'} "
-                          f"the threshold {result.threshold:.2f}.")
+        result.score = round(score(result.value, result.threshold, result.chance,
+                                   result.points, exercise.lower_is_better), 2)
+        result.message = result.measured(split)
     return result
 
 

@@ -6,7 +6,9 @@ a new kind of input,
 one loader to :data:`INPUTS`): e.g. chapter 5's LSTM on ``mfcc`` segments, chapter 6's CRNN on
 ``logmel`` segments. Every loader returns one row per example with the example's track, and the grader
 averages a track's probabilities (:func:`genrelab.evaluation.song_level`), so segment models are
-scored per song like the 30 s feature models.
+scored per song like the 30 s feature models. Chapter 7's autoencoder (``metric="lsd"``) is
+scored by how well it rebuilds the test segments: the log-spectral distance in dB, a track's
+segments averaged, lower is better.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +63,11 @@ class Exercise:
     custom_modules: tuple = ()  # modules registering the custom layers a model may use
     task_id: str = "model_accuracy"  # the nbgrader task cell that receives the model score
     points: float = 10.0
+    output_shape: tuple = None    # one output without the batch dimension (None: one
+    # probability per genre)
+    metric: str = "accuracy"      # what the grader measures on test: "accuracy" (per track,
+    # higher is better) or "lsd" (log-spectral distance of the reconstruction in dB, per track,
+    # lower is better)
     # Structural limits, checked by the grader on the saved model in its own process (as well
     # as by the notebook's tests, which the student's kernel runs):
     max_params: int = None        # weights of every kind (model.count_params()), at most
@@ -68,6 +75,8 @@ class Exercise:
     dense_layers: int = None      # exactly this many Dense layers
     recurrent: bool = False       # at least one recurrent layer (SimpleRNN, LSTM or GRU)
     conv_before_recurrent: bool = False  # a convolution (Conv1D/2D) before the first recurrent
+    max_code: int = None          # an autoencoder: exactly decoder(encoder(x)), the models named
+    # "encoder" and "decoder", whose code (the encoder's output) has at most this many numbers
     # Time limits of a graded run of the notebook, in seconds (None: nbgrader_config.py's limit
     # per cell, sandbox.Limits' per notebook). Segment models train for minutes on the full
     # GTZAN, longer with several students graded at once on the same cores; the command line's
@@ -87,13 +96,18 @@ class Exercise:
         return (self.cell_timeout or cell_default, self.notebook_timeout or notebook_default)
 
     @property
+    def lower_is_better(self):
+        """Whether the measure is an error (``lsd``) rather than an accuracy."""
+        return self.metric == "lsd"
+
+    @property
     def notebook_id(self):
         return Path(self.notebook).stem
 
     @property
     def expected_shapes(self):
         """``(input, output)`` shapes a model must have, batch dimension ``None``."""
-        return (None, *self.input_shape), (None, len(GENRES))
+        return (None, *self.input_shape), (None, *(self.output_shape or (len(GENRES),)))
 
     def split_data(self, dataset, split="test"):
         """``(X, y, track_ids)`` of a split of a prepared data set (default: the held-out
@@ -136,6 +150,39 @@ class Exercise:
             elif rec and conv[0] > rec[0]:
                 problems.append(f"the model's first recurrent layer comes before its first "
                                 f"convolution; {self.name} requires convolutions first (a CRNN)")
+        if self.max_code is not None:
+            problems += self._autoencoder_problems(model)
+        return problems
+
+    def _autoencoder_problems(self, model):
+        """The model is ``decoder(encoder(x))`` and nothing else (no path around the code), the
+        encoder takes a segment and gives a code of at most :attr:`max_code` numbers, and the
+        decoder turns that code into a segment."""
+        steps = [op for op in getattr(model, "operations", model.layers)
+                 if type(op).__name__ != "InputLayer"]
+        names = [getattr(op, "name", type(op).__name__) for op in steps]
+        if names != ["encoder", "decoder"]:
+            return [f"{self.name} requires the model to be decoder(encoder(x)): two models named "
+                    f"'encoder' and 'decoder' and nothing else (this one is made of "
+                    f"{', '.join(names) or 'nothing'})"]
+        enc, dec = steps
+        shape_in, shape_out = self.expected_shapes
+        problems = []
+        try:
+            shapes = (tuple(enc.input_shape), tuple(enc.output_shape), tuple(dec.input_shape),
+                      tuple(dec.output_shape))
+        except (AttributeError, ValueError, TypeError) as err:
+            return [f"the encoder and decoder have no fixed input/output shapes ({err})"]
+        if shapes[0] != shape_in or shapes[3] != shape_out:
+            problems.append(f"the encoder must take {shape_in} and the decoder give {shape_out}; "
+                            f"these take {shapes[0]} and give {shapes[3]}")
+        code = shapes[1]
+        if len(code) != 2 or not isinstance(code[1], int) or shapes[2] != code:
+            problems.append(f"the encoder must give one flat code (None, n) that the decoder "
+                            f"takes; the encoder gives {code} and the decoder takes {shapes[2]}")
+        elif code[1] > self.max_code:
+            problems.append(f"the code has {code[1]} numbers; {self.name} allows at most "
+                            f"{self.max_code}")
         return problems
 
 
@@ -164,6 +211,13 @@ EXERCISES = {e.name: e for e in [
     Exercise("crnn", notebook="crnn.ipynb", model_file="model.keras", inputs="logmel_segments",
              input_shape=(128, 130), max_params=150_000, required_layers=("Normalization",),
              recurrent=True, conv_before_recurrent=True, cell_timeout=2400,
+             notebook_timeout=3600),
+    # chapter 7: a convolutional autoencoder on 3 s log-mel segments, scored by its
+    # reconstruction of the test segments (log-spectral distance, lower is better)
+    Exercise("autoencoder", notebook="autoencoder.ipynb", model_file="model.keras",
+             inputs="logmel_segments", input_shape=(128, 130), output_shape=(128, 130),
+             metric="lsd", max_code=64, max_params=1_000_000,
+             custom_modules=("genrelab.autoencoders",), cell_timeout=2400,
              notebook_timeout=3600),
 ]}
 

@@ -61,15 +61,17 @@ from autograder.exercises import GradingSetupError
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-COLUMNS = ["student", "notebook_score", "model_accuracy", "interval_low", "interval_high",
-           "threshold", "model_score", "total", "status", "seconds", "message"]
+COLUMNS = ["student", "notebook_score", "model_accuracy", "model_lsd", "interval_low",
+           "interval_high", "threshold", "model_score", "total", "status", "seconds", "message"]
 """The grades CSV. ``status``: ``ok`` (every point earned), ``partial`` (graded, some points
-lost: the message names the test cells), ``error`` (something could not be graded: why)."""
+lost: the message names the test cells), ``error`` (something could not be graded: why).
+``model_accuracy`` for a classifier, ``model_lsd`` (dB, lower is better) for chapter 7's
+autoencoder; the interval is that measure's."""
 UNSAFE = ("UNSAFE: graded without the sandbox (--unsafe): this notebook ran with the grader's "
           "rights.")
-DISAGREEMENT = 0.1
-"""How far (in accuracy) the handed-in model may be from the one the grader's run of the
-notebook trained before the report says so."""
+DISAGREEMENT = {"accuracy": 0.1, "lsd": 1.0}
+"""How far (in accuracy; in dB of log-spectral distance) the handed-in model may be from the one
+the grader's run of the notebook trained before the report says so."""
 
 
 class GradingStopped(GradingSetupError):
@@ -574,7 +576,7 @@ def _with_model(here, exercise, job, graded_copy, notes):
         notes.append(disagreement)
     errors = [n for n in notes if n != UNSAFE]
     row = {"student": job.student, "notebook_score": tests, "model_accuracy": result.accuracy,
-           "interval_low": result.low, "interval_high": result.high,
+           "model_lsd": result.lsd, "interval_low": result.low, "interval_high": result.high,
            "threshold": result.threshold, "model_score": result.score, "total": total,
            "status": ("error" if result.status != "ok" or errors
                       else "partial" if lost or result.score < result.points else "ok"),
@@ -584,25 +586,27 @@ def _with_model(here, exercise, job, graded_copy, notes):
     return row, {"confusion": result.confusion, "problem": result.problem,
                  "lost_cells": [list(c) for c in lost],
                  "handed_in": {"status": handed_in.status, "accuracy": handed_in.accuracy,
-                               "problem": handed_in.problem}}
+                               "lsd": handed_in.lsd, "problem": handed_in.problem}}
 
 
 def compare_models(graded, handed_in, exercise):
     """A sentence when the handed-in model and the one the grader's run of the notebook saved
-    (the graded one) disagree by more than :data:`DISAGREEMENT` in test accuracy, or when only
-    one of them could be evaluated; else ``""``."""
+    (the graded one) disagree by more than :data:`DISAGREEMENT` in their test measure, or when
+    only one of them could be evaluated; else ``""``."""
     name = exercise.model_file
     if graded.status != "ok" or handed_in.problem == "missing":
         return ""
+    measure, unit = (("log-spectral distance", " dB") if exercise.lower_is_better
+                     else ("accuracy", ""))
     if handed_in.status != "ok":
         return (f"The {name} you handed in could not be evaluated ({handed_in.message}); the "
-                f"one your notebook saved when the grader ran it scores {graded.accuracy:.3f} "
-                "and is the one graded.")
-    if abs(graded.accuracy - handed_in.accuracy) <= DISAGREEMENT:
+                f"one your notebook saved when the grader ran it scores {graded.value:.3f}{unit} "
+                f"({measure}) and is the one graded.")
+    if abs(graded.value - handed_in.value) <= DISAGREEMENT[exercise.metric]:
         return ""
-    return (f"The model you handed in scores {handed_in.accuracy:.3f} on the test split, but "
-            f"the model your notebook trained and saved when the grader ran it scores "
-            f"{graded.accuracy:.3f} (that one is graded): hand in the {name} that your "
+    return (f"The model you handed in scores {handed_in.value:.3f}{unit} ({measure}) on the test "
+            f"split, but the model your notebook trained and saved when the grader ran it scores "
+            f"{graded.value:.3f}{unit} (that one is graded): hand in the {name} that your "
             "notebook saves.")
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from genrelab import evaluation, splits
 from genrelab.dataset import (dataset_info, load_table, prepared_dir, segments_digest, shared_gtzan,
@@ -199,6 +200,7 @@ MODELS = {
     "mlp": ("genrelab.mlp", "honest_mlp"),
     "rnn": ("genrelab.rnn", "honest_lstm"),
     "crnn": ("genrelab.crnn", "honest_crnn"),
+    "autoencoder": ("genrelab.autoencoders", "conv_autoencoder"),
 }
 """The exercises with a reference model, and so with a measured threshold."""
 
@@ -233,6 +235,8 @@ def run_reference(exercise, protocol, seed, **config):
 
     module_name, builder = MODELS[exercise]
     module = importlib.import_module(module_name)
+    if get(exercise).metric == "lsd":
+        return _run_autoencoder(exercise, protocol, seed, module, builder, config)
     if get(exercise).inputs == "features_30s":
         table, data = protocol_table(protocol)
         train, valid, test = (xy(table, s) for s in ("train", "valid", "test"))
@@ -256,6 +260,38 @@ def run_reference(exercise, protocol, seed, **config):
             "interval95": [low, high], "epochs": len(hist.history["loss"]),
             "train_seconds": round(seconds, 1), "hardware": hardware(), "code": code_version(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def _run_autoencoder(exercise, protocol, seed, module, builder, config):
+    """One reference run of an autoencoder: trained to rebuild the training segments, scored by
+    the log-spectral distance (dB) of its reconstruction of the test segments, a track's
+    segments averaged (``lsd``, with the Student-t 95% interval over tracks and the tracks'
+    standard deviation), beside ``baseline``: the same for the training split's mean spectrum."""
+    import keras
+
+    from genrelab.autoencoders import mean_interval, mean_spectrum_lsd, reconstruct, track_lsd
+
+    parts, data = protocol_segments(exercise, protocol)
+    train, valid, test = parts["train"], parts["valid"], parts["test"]
+    keras.utils.set_random_seed(seed)
+    model = getattr(module, builder)(train[0], **config)
+    start = time.perf_counter()
+    hist = module.fit(model, train, valid, seed=seed)
+    seconds = time.perf_counter() - start
+    _, per_track = track_lsd(test[0], reconstruct(model, test[0]), test[2])
+    lsd, low, high = mean_interval(per_track)
+    _, baseline = mean_spectrum_lsd(train[0], test[0], test[2])
+    return {"exercise": exercise, "protocol": protocol, "model": f"{module.__name__}.{builder}",
+            "config": config, "seed": seed, "data": data, "lsd": lsd, "interval95": [low, high],
+            "track_sd": float(np.std(per_track, ddof=1)), "baseline": float(baseline.mean()),
+            "epochs": len(hist.history["loss"]), "train_seconds": round(seconds, 1),
+            "hardware": hardware(), "code": code_version(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def measure_of(record):
+    """A record's measure: its ``accuracy``, or an autoencoder's ``lsd`` (dB)."""
+    return record["lsd"] if "lsd" in record else record["accuracy"]
 
 
 RUNNERS = {exercise: functools.partial(run_reference, exercise) for exercise in MODELS}
@@ -288,13 +324,23 @@ PLATFORM_RULE = ("the reference platform of a protocol is a GPU platform with at
 
 
 def _seed_summary(runs):
-    accs = [r["accuracy"] for r in runs]
+    accs = [measure_of(r) for r in runs]
     mean, low, high = evaluation.seeds_interval(accs)
     n = runs[0]["data"]["tracks"].get("test")
-    # How well the test tracks pin an accuracy: the Wilson interval of the mean accuracy.
-    _, w_low, w_high = evaluation.wilson_interval(mean, n) if n else (mean, None, None)
+    extra = {}
+    if "lsd" in runs[0]:
+        # How well the test tracks pin an error: the Student-t interval over tracks, from the
+        # runs' mean spread between tracks; and the error of the mean spectrum beside it.
+        sd = float(np.mean([r["track_sd"] for r in runs]))
+        half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n))
+        w_low, w_high = mean - half, mean + half
+        extra = {"metric": "lsd", "track_sd": sd,
+                 "baseline": float(np.mean([r["baseline"] for r in runs]))}
+    else:
+        # How well the test tracks pin an accuracy: the Wilson interval of the mean accuracy.
+        _, w_low, w_high = evaluation.wilson_interval(mean, n) if n else (mean, None, None)
     return {"seeds": sorted(r["seed"] for r in runs), "mean": mean, "interval95": [low, high],
-            "wilson95": [w_low, w_high], "min": min(accs), "max": max(accs),
+            "wilson95": [w_low, w_high], **extra, "min": min(accs), "max": max(accs),
             "epochs": float(np.mean([r.get("epochs", np.nan) for r in runs])),
             "train_seconds": float(np.mean([r.get("train_seconds", np.nan) for r in runs]))}
 
@@ -328,6 +374,13 @@ def summarize(records):
                          "platforms": platforms}
     return out
 
+
+RULE_LSD = ("threshold = the highest log-spectral distance (dB) on the graded protocol's test "
+            "tracks whose Student-t 95% interval over those tracks still reaches the reference "
+            "runs' mean (a model at or below it is not significantly worse than the reference "
+            "on these tracks), and never below the worst reference run; rounded up to 0.01 dB. "
+            "Chance: the distance of the training split's mean spectrum, rounded up to 0.01 dB")
+"""The rule for an error (lower is better): the mirror of :data:`RULE`."""
 
 GRADED_PROTOCOL = {"gtzan": "kaggle:fault-filtered"}
 """Which protocol sets a data set's threshold when several measure it (the graded split is the
@@ -368,16 +421,26 @@ def derive_thresholds(records_by_exercise):
             if (dataset.startswith(KAGGLE_ON)
                     or GRADED_PROTOCOL.get(dataset, f"{dataset}:default") != protocol):
                 continue
-            noise = evaluation.noise_aware_threshold(s["mean"], s["test_tracks"])
+            if s.get("metric") == "lsd":
+                threshold = math.ceil(max(s["wilson95"][1], s["max"]) * 100 - 1e-9) / 100
+                chance, rule, unit = math.ceil(s["baseline"] * 100 - 1e-9) / 100, RULE_LSD, " dB"
+                what = (f"; the training split's mean spectrum gives {s['baseline']:.3f} dB, "
+                        f"and the Student-t 95% interval over the test tracks is "
+                        f"[{s['wilson95'][0]:.3f}, {s['wilson95'][1]:.3f}]")
+            else:
+                noise = evaluation.noise_aware_threshold(s["mean"], s["test_tracks"])
+                threshold = math.floor(min(noise, s["min"]) * 100 + 1e-9) / 100
+                chance, rule, unit, what = 0.1, RULE, "", ""
+            worst = "highest" if s.get("metric") == "lsd" else "lowest"
             out.setdefault(exercise, {})[dataset] = {
-                "threshold": math.floor(min(noise, s["min"]) * 100 + 1e-9) / 100, "chance": 0.1,
-                "rule": RULE,
+                "threshold": threshold, "chance": chance, "rule": rule,
                 "provenance": (f"{len(s['seeds'])} reference runs ({protocol}, seeds "
                                f"{s['seeds']}, {s['platform']}) in "
-                               f"autograder/results/{exercise}.json: mean {s['mean']:.3f}, "
+                               f"autograder/results/{exercise}.json: mean {s['mean']:.3f}{unit}, "
                                f"95% interval of the mean over seeds [{s['interval95'][0]:.3f}, "
-                               f"{s['interval95'][1]:.3f}], lowest {s['min']:.3f} on "
-                               f"{s['test_tracks']} test tracks{_platform_note(s)}"
+                               f"{s['interval95'][1]:.3f}], {worst} "
+                               f"{s['max'] if worst == 'highest' else s['min']:.3f}{unit} on "
+                               f"{s['test_tracks']} test tracks{what}{_platform_note(s)}"
                                f"{_gap_note(summary, dataset)}")}
     return out
 
@@ -404,7 +467,8 @@ def main(args):
                 records = [r for r in records
                            if not (r["protocol"] == protocol and platform_of(r) == here)]
             records.append(record)
-            print(f"{protocol} seed {seed}: accuracy {record['accuracy']:.3f} "
+            print(f"{protocol} seed {seed}: {'lsd' if 'lsd' in record else 'accuracy'} "
+                  f"{measure_of(record):.3f} "
                   f"[{record['interval95'][0]:.3f}, {record['interval95'][1]:.3f}] "
                   f"({record['epochs']} epochs, {record['train_seconds']} s, {here})",
                   flush=True)

@@ -23,9 +23,13 @@ def test_every_record_says_what_how_and_where(records):
     for exercise, runs in records.items():
         assert len(runs) >= 5, f"{exercise}: fewer than 5 reference runs"
         for r in runs:
-            assert {"seed", "accuracy", "interval95", "data", "hardware", "date"} <= set(r)
+            assert {"seed", "interval95", "data", "hardware", "date"} <= set(r)
             assert r["hardware"]["device"] in ("CPU", "GPU")
             assert r["data"].get("table_sha256") or r["data"].get("arrays_sha256")
+            if "lsd" in r:  # an autoencoder: an error in dB, beside the mean spectrum's
+                low, high = r["interval95"]
+                assert 0 < low < r["lsd"] < high and r["track_sd"] > 0 and r["baseline"] > 0
+                continue
             # The accuracy is a count of correct test tracks, and the interval is the Wilson
             # interval of that count (genrelab.evaluation.accuracy_interval), not a typed number.
             n = r["data"]["tracks"]["test"]
@@ -43,7 +47,8 @@ def test_every_record_says_what_how_and_where(records):
 @pytest.mark.parametrize("exercise, graded", [
     ("features", {"synthetic", "gtzan"}), ("mlp", {"synthetic", "gtzan"}),
     # the MFCC sequences exist for the audio at hand: the shared 503 clips, not all of GTZAN
-    ("rnn", {"synthetic", "gtzan-503"}), ("crnn", {"synthetic", "gtzan-503"})])
+    ("rnn", {"synthetic", "gtzan-503"}), ("crnn", {"synthetic", "gtzan-503"}),
+    ("autoencoder", {"synthetic", "gtzan-503"})])
 def test_graded_data_sets_have_five_seeds_and_a_threshold_below_every_run(records, exercise,
                                                                           graded):
     table = reference.derive_thresholds(records)
@@ -52,7 +57,10 @@ def test_graded_data_sets_have_five_seeds_and_a_threshold_below_every_run(record
     for dataset, t in table[exercise].items():
         protocol = reference.GRADED_PROTOCOL.get(dataset, f"{dataset}:default")
         assert len(summary[protocol]["seeds"]) >= 5
-        assert t["chance"] < t["threshold"] <= summary[protocol]["min"]
+        if summary[protocol].get("metric") == "lsd":  # an error: lower is better
+            assert summary[protocol]["max"] <= t["threshold"] < t["chance"]
+        else:
+            assert t["chance"] < t["threshold"] <= summary[protocol]["min"]
 
 
 def test_every_exercise_with_a_model_has_a_reference_model_and_thresholds(records):
@@ -112,10 +120,35 @@ def test_a_freshly_prepared_sample_set_is_the_table_of_its_records(records, synt
     monkeypatch.setenv("GENRELAB_DATA_DIR", str(synthetic_data))
     on_segments = {(e, r["data"]["arrays_sha256"]) for e, runs in records.items() for r in runs
                    if r["protocol"] == "synthetic:default" and "arrays_sha256" in r["data"]}
-    assert {e for e, _ in on_segments} >= {"rnn", "crnn"}
+    assert {e for e, _ in on_segments} >= {"rnn", "crnn", "autoencoder"}
     fresh = {e: segments_digest(get(e).inputs.split("_")[0], "synthetic")
              for e, _ in on_segments}
     stale = sorted((e, sha) for e, sha in on_segments if sha != fresh[e])
     assert not stale, (
         f"a fresh sample set's segment arrays have sha256 {fresh}; records made on other "
         f"arrays: {stale}")
+
+
+def test_the_error_rule_is_the_mirror_of_the_accuracy_rule():
+    """For an autoencoder's log-spectral distance (lower is better): full points up to the
+    highest error whose Student-t interval over the test tracks still reaches the runs' mean,
+    never below the worst run, rounded up; chance is the mean spectrum's error, rounded up."""
+    from scipy import stats
+
+    def run(seed, lsd, sd=2.0, tracks=40):
+        return {"protocol": "synthetic:default", "seed": seed, "lsd": lsd, "track_sd": sd,
+                "baseline": 8.123, "interval95": [lsd - 1, lsd + 1], "epochs": 10,
+                "train_seconds": 1.0, "data": {"dataset": "synthetic", "split": "x",
+                                               "tracks": {"test": tracks}},
+                "hardware": {"device": "CPU", "device_name": "x", "backend": "tensorflow"}}
+
+    runs = [run(s, v) for s, v in enumerate([6.0, 6.2, 6.1, 5.9, 6.3])]
+    t = reference.derive_thresholds({"autoencoder": runs})["autoencoder"]["synthetic"]
+    half = stats.t.ppf(0.975, 39) * 2.0 / np.sqrt(40)
+    assert t["threshold"] == np.ceil((6.1 + half) * 100) / 100 and t["threshold"] > 6.3
+    assert t["chance"] == 8.13 and t["rule"] == reference.RULE_LSD
+    assert "highest 6.300 dB on 40 test tracks" in t["provenance"]
+    # a worst run above the noise margin sets the threshold
+    runs[4] = run(4, 9.0)
+    worst = reference.derive_thresholds({"autoencoder": runs})["autoencoder"]["synthetic"]
+    assert worst["threshold"] == 9.0
