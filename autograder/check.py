@@ -115,8 +115,9 @@ def check(folder, exercise=None, dataset=None, run=True, cell_timeout=None, say=
         else:
             full = "at or below" if exercise.lower_is_better else "at or above"
             say(f"- model {exercise.model_file}: loads as the grader loads it, right shapes; "
-                f"{result.measured('valid').split(':')[0]}. Full points on the test split "
-                f"{full} {result.threshold:.2f}.")
+                f"{result.measured('valid').split(':')[0].replace('Validation', 'validation')}. Full "
+                f"points on the test split "
+                f"{full} {result.threshold:.2f}{' dB' if exercise.lower_is_better else ''}.")
         unchecked.append("your model's test-split score (only the grader evaluates on test)")
     else:
         say("- this exercise has no model: its grade is its notebook's tests")

@@ -11,8 +11,9 @@ and from nbgrader's gradebook:
 3. the most-failed test cells: for each graded test cell, how many students lost points on it
    (``lost_cells`` of ``<course>/grades/<exercise>/<student>.json``; the gradebook's grades for
    a student whose details lack them);
-4. the class's pooled confusion matrix (an exercise with a model): the sum of the students'
-   per-track confusion matrices, rows the true genre, columns the predicted one;
+4. the class's pooled confusion matrix (an exercise with a classifier): the sum of the students'
+   per-track confusion matrices, rows the true genre, columns the predicted one (an
+   autoencoder's page says why it has none);
 5. who handed in late or not at all: the gradebook's submission timestamps against the
    assignment's due date (an extension included, as nbgrader counts it), and the students of the
    gradebook's roster without a submission;
@@ -361,6 +362,10 @@ def render(exercise, table, details, gradebook, cells, confusion, pooled, late, 
     parts.append('<h2 id="confusion">Pooled confusion matrix</h2>')
     if not exercise.has_model:
         parts.append("<p>This exercise has no model: nothing to pool.</p>")
+    elif exercise.lower_is_better:
+        parts.append("<p>This exercise's model rebuilds spectrograms, scored by its "
+                     "log-spectral distance on the test tracks (the <em>model LSD</em> row "
+                     "above): there are no genre predictions to pool.</p>")
     elif confusion is None:
         parts.append("<p>No graded model has a confusion matrix (every model failed to "
                      "load or evaluate).</p>")

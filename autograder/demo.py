@@ -49,12 +49,22 @@ def untrained_model(exercise):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no start-up notice on stderr
     import keras
+    import numpy as np
 
     from genrelab import GENRES
 
     keras.utils.set_random_seed(0)
-    return keras.Sequential([keras.Input(exercise.input_shape), keras.layers.Flatten(),
-                             keras.layers.Dense(len(GENRES), activation="softmax")])
+    L = keras.layers
+    if exercise.output_shape:  # an autoencoder: decoder(encoder(x)), segments in and out
+        encoder = keras.Sequential([keras.Input(exercise.input_shape), L.Flatten(), L.Dense(8)],
+                                   name="encoder")
+        decoder = keras.Sequential([keras.Input((8,)),
+                                    L.Dense(int(np.prod(exercise.output_shape))),
+                                    L.Reshape(exercise.output_shape)], name="decoder")
+        x = keras.Input(exercise.input_shape)
+        return keras.Model(x, decoder(encoder(x)))
+    return keras.Sequential([keras.Input(exercise.input_shape), L.Flatten(),
+                             L.Dense(len(GENRES), activation="softmax")])
 
 
 def build(exercise, dataset, dest):

@@ -119,9 +119,10 @@ def check_shapes(model, exercise):
     except (AttributeError, ValueError) as err:
         raise ModelProblem("shape", f"the model has no fixed input/output shape ({err})")
     if got_in != want_in or got_out != want_out:
+        what = ("a rebuilt segment" if exercise.output_shape else "one probability per genre")
         raise ModelProblem("shape", f"the grader's {exercise.name} model expects input {want_in} "
-                                    f"({exercise.inputs}) and output {want_out} (one probability "
-                                    f"per genre); this one has input {got_in} and output {got_out}")
+                                    f"({exercise.inputs}) and output {want_out} ({what}); this "
+                                    f"one has input {got_in} and output {got_out}")
 
 
 def check_structure(model, exercise):
@@ -158,7 +159,7 @@ def measure(model, exercise, dataset, split="test", inputs=None):
     else:
         X, y, tracks = exercise.split_data(dataset, split)
     if exercise.metric == "lsd":
-        return measure_reconstruction(model, X, tracks)
+        return measure_reconstruction(model, X, tracks, exercise.max_code)
     probs = np.asarray(model.predict(X, batch_size=256, verbose=0))
     if not np.all(np.isfinite(probs)):
         bad = int((~np.isfinite(probs)).any(axis=tuple(range(1, probs.ndim))).sum())
@@ -176,24 +177,33 @@ TOLERANCE_DB = 0.01
 """How far (in dB) the whole model's output may be from ``decoder(encoder(x))``."""
 
 
-def measure_reconstruction(model, X, tracks):
+def measure_reconstruction(model, X, tracks, max_code=None):
     """``{lsd, low, high, n}``: the log-spectral distance (dB) of ``decoder(encoder(x))`` on the
-    segments ``X``, a track's segments averaged, with the Student-t 95% interval over tracks. The
-    whole model must give the same output (within :data:`TOLERANCE_DB`): else something other
-    than the code reaches its output."""
+    segments ``X`` (codes of at most ``max_code`` numbers, checked on the codes themselves), a
+    track's segments averaged, with the Student-t 95% interval over tracks. The whole model must
+    give the same output (within :data:`TOLERANCE_DB`): else something other than the code
+    reaches its output."""
     import numpy as np
 
     from genrelab.autoencoders import mean_interval, track_lsd
 
     enc, dec = model.get_layer("encoder"), model.get_layer("decoder")
-    rebuilt = np.asarray(dec.predict(np.asarray(enc.predict(X, batch_size=256, verbose=0)),
-                                     batch_size=256, verbose=0))
+    code = enc.predict(X, batch_size=256, verbose=0)
+    if isinstance(code, (list, tuple, dict)) or np.ndim(code) != 2:
+        raise ModelProblem("structure", "the encoder must give one flat code per segment")
+    if max_code is not None and np.shape(code)[1] > max_code:
+        raise ModelProblem("structure", f"the encoder gives codes of {np.shape(code)[1]} "
+                                        f"numbers, more than the {max_code} allowed")
+    rebuilt = np.asarray(dec.predict(np.asarray(code, dtype=np.float32), batch_size=256,
+                                     verbose=0))
     if not np.all(np.isfinite(rebuilt)):
         bad = int((~np.isfinite(rebuilt)).any(axis=tuple(range(1, rebuilt.ndim))).sum())
         raise ModelProblem("nan", f"the decoder outputs NaN or infinite values for {bad} of "
                                   f"{len(X)} test segments")
     whole = np.asarray(model.predict(X[:64], batch_size=64, verbose=0))
-    gap = float(np.max(np.abs(whole - rebuilt[:64]))) if np.all(np.isfinite(whole)) else np.inf
+    if not np.all(np.isfinite(whole)):
+        raise ModelProblem("nan", "the model outputs NaN or infinite values for test segments")
+    gap = float(np.max(np.abs(whole - rebuilt[:64])))
     if gap > TOLERANCE_DB:
         raise ModelProblem("structure", f"the model's output differs from decoder(encoder(x)) "
                                         f"by up to {gap:.3g} dB: its output must come from the "
@@ -247,6 +257,9 @@ def score(accuracy, threshold, chance, points, lower_is_better=False):
     """Full points at or above the threshold, 0 at or below chance, linear in between; for an
     error (``lower_is_better``): full points at or below the threshold, 0 at or above chance."""
     if lower_is_better:
+        if not threshold < chance:
+            raise exercises.GradingSetupError(f"the threshold {threshold} must be below chance "
+                                              f"{chance} for an error (lower is better)")
         return points * min(1.0, max(0.0, (chance - accuracy) / (chance - threshold)))
     return points * min(1.0, max(0.0, (accuracy - chance) / (threshold - chance)))
 

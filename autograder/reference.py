@@ -332,7 +332,7 @@ def _seed_summary(runs):
         # How well the test tracks pin an error: the Student-t interval over tracks, from the
         # runs' mean spread between tracks; and the error of the mean spectrum beside it.
         sd = float(np.mean([r["track_sd"] for r in runs]))
-        half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n))
+        half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n and n > 1 else np.nan
         w_low, w_high = mean - half, mean + half
         extra = {"metric": "lsd", "track_sd": sd,
                  "baseline": float(np.mean([r["baseline"] for r in runs]))}
@@ -424,6 +424,11 @@ def derive_thresholds(records_by_exercise):
             if s.get("metric") == "lsd":
                 threshold = math.ceil(max(s["wilson95"][1], s["max"]) * 100 - 1e-9) / 100
                 chance, rule, unit = math.ceil(s["baseline"] * 100 - 1e-9) / 100, RULE_LSD, " dB"
+                if not threshold < chance:
+                    raise ValueError(f"{exercise} on {dataset}: the reference runs' threshold "
+                                     f"{threshold} dB is not below the mean spectrum's {chance} "
+                                     "dB: the reference model does not beat a model that "
+                                     "ignores its input, so it cannot set a threshold")
                 what = (f"; the training split's mean spectrum gives {s['baseline']:.3f} dB, "
                         f"and the Student-t 95% interval over the test tracks is "
                         f"[{s['wilson95'][0]:.3f}, {s['wilson95'][1]:.3f}]")

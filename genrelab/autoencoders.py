@@ -22,6 +22,8 @@ the code alone. Trained on log-mel segments (128 bands x 130 frames in dB, ``pre
 - :func:`fit` -- training to rebuild the input, early stopping on the validation loss.
 - :func:`mean_spectrum_lsd` -- the reconstruction of a model that ignores its input (the training
   split's mean spectrum): the grader's "chance".
+- :func:`structure_problems` -- what exercise 7 requires of a saved autoencoder, checked by the
+  grader in its own process and by the notebook's hidden tests.
 """
 import os
 
@@ -305,3 +307,56 @@ def reconstruction_quality(model, X, track_ids):
     tracks."""
     _, per_track = track_lsd(X, reconstruct(model, X), track_ids)
     return {"lsd": mean_interval(per_track), "tracks": len(per_track), "segments": len(X)}
+
+
+def structure_problems(model, max_code=MAX_CODE, shape_in=(None, *MEL_SHAPE),
+                       shape_out=(None, *MEL_SHAPE), name="the exercise"):
+    """What keeps a model from being an honest autoencoder: a list of sentences, empty when it
+    is one. It must be ``decoder(encoder(x))`` and nothing else (no path around the code: the
+    model's steps are exactly two models named ``encoder`` and ``decoder``), the encoder must take
+    ``shape_in`` and give one flat float32 code of at most ``max_code`` numbers, the decoder must
+    take that code and give ``shape_out``, and the two must share no weights and hold no state
+    between calls (``stateful`` layers)."""
+    steps = [op for op in getattr(model, "operations", model.layers)
+             if type(op).__name__ != "InputLayer"]
+    names = [getattr(op, "name", type(op).__name__) for op in steps]
+    if names != ["encoder", "decoder"]:
+        return [f"{name} requires the model to be decoder(encoder(x)): two models named "
+                f"'encoder' and 'decoder' and nothing else (this one is made of "
+                f"{', '.join(names) or 'nothing'})"]
+    enc, dec = steps
+    problems = []
+    try:
+        shapes = (tuple(enc.input_shape), tuple(enc.output_shape), tuple(dec.input_shape),
+                  tuple(dec.output_shape))
+    except (AttributeError, ValueError, TypeError) as err:
+        return [f"the encoder and decoder have no fixed input/output shapes ({err})"]
+    if shapes[0] != tuple(shape_in) or shapes[3] != tuple(shape_out):
+        problems.append(f"the encoder must take {tuple(shape_in)} and the decoder give "
+                        f"{tuple(shape_out)}; these take {shapes[0]} and give {shapes[3]}")
+    code = shapes[1]
+    if len(code) != 2 or not isinstance(code[1], int) or shapes[2] != code:
+        problems.append(f"the encoder must give one flat code (None, n) that the decoder takes; "
+                        f"the encoder gives {code} and the decoder takes {shapes[2]}")
+    elif code[1] > max_code:
+        problems.append(f"the code has {code[1]} numbers; {name} allows at most {max_code}")
+    out = enc.outputs[0] if getattr(enc, "outputs", None) else None
+    if out is not None and str(getattr(out, "dtype", "float32")) not in ("float32", "float16",
+                                                                          "bfloat16"):
+        problems.append(f"the code must be float32 (or narrower), not {out.dtype}")
+    shared = {id(w) for w in enc.weights} & {id(w) for w in dec.weights}
+    if shared:
+        problems.append(f"the encoder and decoder share {len(shared)} weights: the code must be "
+                        "the only thing they have in common")
+    stateful = [layer.name for m in (enc, dec) for layer in _layers_of(m)
+                if getattr(layer, "stateful", False)]
+    if stateful:
+        problems.append(f"stateful layers keep state between calls ({', '.join(stateful)}): "
+                        "not allowed in an autoencoder")
+    return problems
+
+
+def _layers_of(model):
+    for layer in getattr(model, "layers", []):
+        yield layer
+        yield from _layers_of(layer)

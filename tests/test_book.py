@@ -51,7 +51,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = {"book/01_sound": "sound", "book/02_features": "features", "book/03_mlp": "mlp",
-             "book/05_rnn": "rnn", "book/06_crnn": "crnn"}
+             "book/05_rnn": "rnn", "book/06_crnn": "crnn", "book/07_autoencoders": "autoencoder"}
 # Links in a page's prose: Markdown's [text](target) and MyST's {download}`text <target>` (the
 # build copies the target, so the link resolves in the built site as in the repository).
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)|\{download\}`[^`<]*<([^>`]+)>`")
@@ -63,6 +63,7 @@ KNOWN_TITLES = {"book/intro": "Genre Lab", "book/setup": "Setup",
                 "book/03_mlp": "The multilayer perceptron",
                 "book/05_rnn": "Recurrent networks",
                 "book/06_crnn": "Convolutional recurrent networks",
+                "book/07_autoencoders": "Autoencoders: recreating and creating music",
                 "book/evaluation": "Honest evaluation"}
 REQUIRED = {"book/intro", "book/setup", "book/03_mlp", "book/evaluation"}  # must be in the toc
 FIGURES = {"book/01_sound": 10, "book/02_features": 9,
@@ -71,6 +72,8 @@ FIGURES = {"book/01_sound": 10, "book/02_features": 9,
            "book/05_rnn": 5,
            # a segment and its pooled input, two sets of training curves, augmented examples
            "book/06_crnn": 4,
+           # inversions, three reconstructions, codes' projection, an interpolation, VAE samples
+           "book/07_autoencoders": 5,
            # protocols, interval width against n, 20 track splits, segment against song
            "book/evaluation": 4}
 

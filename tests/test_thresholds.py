@@ -149,6 +149,10 @@ def test_the_error_rule_is_the_mirror_of_the_accuracy_rule():
     assert t["chance"] == 8.13 and t["rule"] == reference.RULE_LSD
     assert "highest 6.300 dB on 40 test tracks" in t["provenance"]
     # a worst run above the noise margin sets the threshold
-    runs[4] = run(4, 9.0)
+    runs[4] = run(4, 7.5)
     worst = reference.derive_thresholds({"autoencoder": runs})["autoencoder"]["synthetic"]
-    assert worst["threshold"] == 9.0
+    assert worst["threshold"] == 7.5
+    # a reference no better than the mean spectrum cannot set a threshold
+    runs[4] = run(4, 8.5)
+    with pytest.raises(ValueError, match="not below the mean spectrum"):
+        reference.derive_thresholds({"autoencoder": runs})
