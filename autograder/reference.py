@@ -266,10 +266,15 @@ def _run_autoencoder(exercise, protocol, seed, module, builder, config):
     """One reference run of an autoencoder: trained to rebuild the training segments, scored by
     the log-spectral distance (dB) of its reconstruction of the test segments, a track's
     segments averaged (``lsd``, with the Student-t 95% interval over tracks and the tracks'
-    standard deviation), beside ``baseline``: the same for the training split's mean spectrum."""
+    standard deviation), beside ``baseline``: the same for the training split's mean spectrum.
+    And what a listener hears, on :data:`HEARD_SEGMENTS` test segments spread over the split:
+    ``ceiling``, the LSD between a segment and the mel of its own mel inverted by Griffin-Lim (no
+    network: what the inversion alone loses), and ``heard``, the same for the network's
+    reconstruction inverted (:func:`genrelab.autoencoders.griffin_lim_ceiling`)."""
     import keras
 
-    from genrelab.autoencoders import mean_interval, mean_spectrum_lsd, reconstruct, track_lsd
+    from genrelab.autoencoders import (griffin_lim_ceiling, log_spectral_distance,
+                                       mean_interval, mean_spectrum_lsd, reconstruct, track_lsd)
 
     parts, data = protocol_segments(exercise, protocol)
     train, valid, test = parts["train"], parts["valid"], parts["test"]
@@ -281,12 +286,22 @@ def _run_autoencoder(exercise, protocol, seed, module, builder, config):
     _, per_track = track_lsd(test[0], reconstruct(model, test[0]), test[2])
     lsd, low, high = mean_interval(per_track)
     _, baseline = mean_spectrum_lsd(train[0], test[0], test[2])
+    rows = np.linspace(0, len(test[0]) - 1, HEARD_SEGMENTS).astype(int)
+    heard = {}
+    for name, mels in (("ceiling", test[0][rows]), ("heard", reconstruct(model, test[0][rows]))):
+        heard[name] = float(np.mean([log_spectral_distance(original, griffin_lim_ceiling(mel)[1])
+                                     for original, mel in zip(test[0][rows], mels)]))
     return {"exercise": exercise, "protocol": protocol, "model": f"{module.__name__}.{builder}",
             "config": config, "seed": seed, "data": data, "lsd": lsd, "interval95": [low, high],
             "track_sd": float(np.std(per_track, ddof=1)), "baseline": float(baseline.mean()),
+            **heard, "heard_segments": HEARD_SEGMENTS,
             "epochs": len(hist.history["loss"]), "train_seconds": round(seconds, 1),
             "hardware": hardware(), "code": code_version(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+HEARD_SEGMENTS = 8
+"""Test segments a reference run inverts to audio (Griffin-Lim, seconds each on a CPU)."""
 
 
 def measure_of(record):
@@ -335,7 +350,9 @@ def _seed_summary(runs):
         half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n and n > 1 else np.nan
         w_low, w_high = mean - half, mean + half
         extra = {"metric": "lsd", "track_sd": sd,
-                 "baseline": float(np.mean([r["baseline"] for r in runs]))}
+                 "baseline": float(np.mean([r["baseline"] for r in runs])),
+                 **{k: float(np.mean([r[k] for r in runs])) for k in ("ceiling", "heard")
+                    if all(k in r for r in runs)}}
     else:
         # How well the test tracks pin an accuracy: the Wilson interval of the mean accuracy.
         _, w_low, w_high = evaluation.wilson_interval(mean, n) if n else (mean, None, None)

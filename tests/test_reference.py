@@ -126,6 +126,7 @@ def test_a_reference_run_reaches_the_recorded_threshold_and_records_its_platform
     if quick and exercise == "autoencoder":
         assert run["epochs"] <= 3 and 0 < run["lsd"] and run["baseline"] > 0
         assert run["interval95"][0] < run["lsd"] < run["interval95"][1] and run["track_sd"] > 0
+        assert 0 < run["ceiling"] and 0 < run["heard"] and run["heard_segments"] > 0
         return
     if quick:
         assert run["epochs"] <= 3 and 0 <= run["accuracy"] <= 1

@@ -29,6 +29,8 @@ def test_every_record_says_what_how_and_where(records):
             if "lsd" in r:  # an autoencoder: an error in dB, beside the mean spectrum's
                 low, high = r["interval95"]
                 assert 0 < low < r["lsd"] < high and r["track_sd"] > 0 and r["baseline"] > 0
+                # what is heard: the Griffin-Lim ceiling beside the network's figure
+                assert 0 < r["ceiling"] and 0 < r["heard"] and r["heard_segments"] > 0
                 continue
             # The accuracy is a count of correct test tracks, and the interval is the Wilson
             # interval of that count (genrelab.evaluation.accuracy_interval), not a typed number.
