@@ -596,16 +596,15 @@ def compare_models(graded, handed_in, exercise):
     name = exercise.model_file
     if graded.status != "ok" or handed_in.problem == "missing":
         return ""
-    measure, unit = (("log-spectral distance", " dB") if exercise.lower_is_better
-                     else ("accuracy", ""))
+    unit = " dB (log-spectral distance)" if exercise.lower_is_better else ""
     if handed_in.status != "ok":
         return (f"The {name} you handed in could not be evaluated ({handed_in.message}); the "
                 f"one your notebook saved when the grader ran it scores {graded.value:.3f}{unit} "
-                f"({measure}) and is the one graded.")
+                "and is the one graded.")
     if abs(graded.value - handed_in.value) <= DISAGREEMENT[exercise.metric]:
         return ""
-    return (f"The model you handed in scores {handed_in.value:.3f}{unit} ({measure}) on the test "
-            f"split, but the model your notebook trained and saved when the grader ran it scores "
+    return (f"The model you handed in scores {handed_in.value:.3f}{unit} on the test split, but "
+            f"the model your notebook trained and saved when the grader ran it scores "
             f"{graded.value:.3f}{unit} (that one is graded): hand in the {name} that your "
             "notebook saves.")
 
