@@ -7,13 +7,16 @@ from genrelab import GENRES, SR
 
 def history(hist, ax=None, title=None):
     """Loss and accuracy per epoch, training against validation, from a Keras ``History`` (or
-    its ``.history`` dict)."""
+    its ``.history`` dict); the loss alone for a model trained without an accuracy (chapter 7's
+    autoencoders)."""
     import matplotlib.pyplot as plt
 
     curves = getattr(hist, "history", hist)
+    metrics = [m for m in ("loss", "accuracy") if m in curves]
     if ax is None:
-        _, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-    for axis, metric in zip(ax, ("loss", "accuracy")):
+        _, ax = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
+        ax = ax[0]
+    for axis, metric in zip(ax, metrics):
         axis.plot(curves[metric], label="train")
         axis.plot(curves[f"val_{metric}"], label="validation")
         axis.set(xlabel="epoch", ylabel=metric)

@@ -167,3 +167,17 @@ def test_mel_inversion_gives_audio_and_the_ceiling_its_mel(segments_db):
     assert again.shape == MEL_SHAPE
     coefficients = np.random.default_rng(0).normal(size=(13, 20)).astype(np.float32)
     assert ae.mfcc_to_audio(coefficients, n_iter=2).ndim == 1
+
+
+def test_training_curves_of_a_model_without_accuracy_show_its_loss():
+    """Exercise 7's notebook plots an autoencoder's history: loss, and no accuracy to plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from genrelab import plots
+
+    axes = plots.history({"loss": [3.0, 2.0], "val_loss": [3.5, 2.5]})
+    assert len(axes) == 1 and axes[0].get_ylabel() == "loss"
+    both = plots.history({"loss": [1, 0.5], "val_loss": [1, 0.7], "accuracy": [0.2, 0.5],
+                          "val_accuracy": [0.2, 0.4]})
+    assert [a.get_ylabel() for a in both] == ["loss", "accuracy"]
