@@ -13,8 +13,8 @@ STAMP := $(VENV)/.genrelab-installed$(subst /,_,$(CURDIR))
 .PHONY: course test setup sandbox data exercises book demo clean publish publish-only student-release
 course: setup sandbox data exercises book demo
 
-# The tests, then the reference-run and model-evaluation tests again on Keras' JAX backend (CPU
-# JAX): the GPU recipe (Keras 3 on JAX, no TensorFlow) is tested on every change. (The tests
+# The tests, then the reference-run, model-evaluation and musicnn-port tests again on Keras' JAX
+# backend (CPU JAX): the GPU recipe (Keras 3 on JAX, no TensorFlow) is tested on every change. (The tests
 # that run nbgrader -- marked `nbgrader`, and test_class_workflow and test_class_attacks -- run
 # once, on TensorFlow: they add minutes, and their backend-dependent parts -- training and
 # evaluating models -- are what the JAX pass tests.)
@@ -23,7 +23,7 @@ course: setup sandbox data exercises book demo
 # and the book build between workers). With as many workers as cores, each process's
 # TensorFlow gets one thread per op pool (TEST_THREADS): pools as wide as the machine in every
 # worker would compete for the same cores, and two trainings side by side run slower.
-JAX_TESTS := tests/test_reference.py tests/test_autograder.py
+JAX_TESTS := tests/test_reference.py tests/test_autograder.py tests/test_transfer.py
 TEST_WORKERS ?= 2
 TEST_THREADS ?= 1
 TEST_ENV := TF_NUM_INTRAOP_THREADS=$(TEST_THREADS) TF_NUM_INTEROP_THREADS=$(TEST_THREADS)
@@ -32,10 +32,11 @@ test: setup sandbox
 	$(TEST_ENV) KERAS_BACKEND=jax JAX_PLATFORMS=cpu $(PY) -m pytest -ra -n $(TEST_WORKERS) --dist loadfile -m "not nbgrader" $(JAX_TESTS)
 
 setup: $(STAMP)
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

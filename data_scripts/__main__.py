@@ -4,6 +4,7 @@
     python -m data_scripts synthetic    # the embedded sample set (offline, seconds)
     python -m data_scripts prepare      # tables, MFCC/log-mel segments, images, splits
     python -m data_scripts benchmark    # prepare against a naive per-feature loop
+    python -m data_scripts port-musicnn [--verify AUDIO]  # musicnn's TF1 checkpoint as Keras 3
     python -m data_scripts student-release [--out DIR]  # what students get (instructors)
 """
 import argparse
@@ -17,6 +18,8 @@ COMMANDS = {
     "synthetic": "the embedded sample set: synthesized clips for all 10 genres",
     "prepare": "features, segments, images and splits from the audio",
     "benchmark": "time prepare against a naive per-feature librosa loop",
+    "port-musicnn": "musicnn's music-tagging CNN (TF1 checkpoint) as a Keras 3 model, checked "
+                    "against the original extractor with --verify",
     "student-release": "build what students receive: exercises, library, check tool; no "
                        "solutions, hidden tests or data",
 }

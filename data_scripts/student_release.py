@@ -31,7 +31,7 @@ from genrelab.dataset import (HELD_OUT, RELEASE_MARKER, is_student_release, proj
 
 DEFAULT_OUT = Path("_build") / "student-release"
 COPIED = ("exercises", "genrelab", "data_scripts", "requirements.txt", "constraints.txt",
-          "requirements-gpu.txt", "pyproject.toml")
+          "requirements-gpu.txt", "requirements-nodeps.txt", "pyproject.toml")
 """What is copied from the working tree as it is, each where it exists (:data:`REQUIRED` must)."""
 REQUIRED = ("exercises", "genrelab", "data_scripts", "pyproject.toml", "requirements.txt")
 LEFT_OUT = ("data_scripts/student_release.py",)
@@ -114,6 +114,7 @@ Python 3.10 or newer:
 python3 -m venv .venv
 source .venv/bin/activate            # Windows: .venv\\Scripts\\activate
 pip install -r requirements.txt -c constraints.txt
+pip install --no-deps -r requirements-nodeps.txt  # musicnn's checkpoints (chapter 4)
 pip install -e .                     # genrelab, data_scripts and the check tool
 ```
 
@@ -179,6 +180,7 @@ EXERCISE ?= mlp
 setup:
 \ttest -x $(PY) || python3 -m venv $(VENV)
 \t$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+\t$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 \t$(PY) -m pip install --quiet -e .
 
 data:

@@ -42,7 +42,8 @@ def release(tmp_path_factory):
 def test_the_release_holds_what_students_need_and_nothing_of_the_graders(release):
     top = {p.name for p in release.iterdir()}
     assert {"exercises", "genrelab", "data_scripts", "autograder", "README.md", "Makefile",
-            "requirements.txt", "constraints.txt", "pyproject.toml", "STUDENT_RELEASE"} <= top
+            "requirements.txt", "requirements-nodeps.txt", "constraints.txt", "pyproject.toml",
+            "STUDENT_RELEASE"} <= top
     assert not top & {"solutions", "tests", "book", "course", "data", "_build", ".git",
                       "nbgrader_config.py", "_toc.yml", "_config.yml"}
     assert sorted(p.name for p in (release / "exercises").iterdir()) == sorted(
