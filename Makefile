@@ -14,10 +14,12 @@ STAMP := $(VENV)/.genrelab-installed$(subst /,_,$(CURDIR))
 course: setup sandbox data exercises book demo
 
 # The tests, then the reference-run, model-evaluation and musicnn-port tests again on Keras' JAX
-# backend (CPU JAX): the GPU recipe (Keras 3 on JAX, no TensorFlow) is tested on every change. (The tests
-# that run nbgrader -- marked `nbgrader`, and test_class_workflow and test_class_attacks -- run
-# once, on TensorFlow: they add minutes, and their backend-dependent parts -- training and
-# evaluating models -- are what the JAX pass tests.)
+# backend (CPU JAX): the GPU recipe (Keras 3 on JAX, no TensorFlow) is tested on every change.
+# The port's test still needs TensorFlow in that pass, to read the TF1 checkpoint and to run the
+# original extractor; the port it makes runs on JAX. (The tests that run nbgrader -- marked
+# `nbgrader`, and test_class_workflow and test_class_attacks -- run once, on TensorFlow: they add
+# minutes, and their backend-dependent parts -- training and evaluating models -- are what the
+# JAX pass tests.)
 # The test files run on TEST_WORKERS pytest-xdist workers (default 2: CI's cores), each file on
 # one worker, so that a file's fixtures are made once (tests/conftest.py shares the sample set
 # and the book build between workers). With as many workers as cores, each process's

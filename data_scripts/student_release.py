@@ -33,7 +33,8 @@ DEFAULT_OUT = Path("_build") / "student-release"
 COPIED = ("exercises", "genrelab", "data_scripts", "requirements.txt", "constraints.txt",
           "requirements-gpu.txt", "requirements-nodeps.txt", "pyproject.toml")
 """What is copied from the working tree as it is, each where it exists (:data:`REQUIRED` must)."""
-REQUIRED = ("exercises", "genrelab", "data_scripts", "pyproject.toml", "requirements.txt")
+REQUIRED = ("exercises", "genrelab", "data_scripts", "pyproject.toml", "requirements.txt",
+            "requirements-nodeps.txt")
 LEFT_OUT = ("data_scripts/student_release.py",)
 """Instructor tools inside the copied folders."""
 AUTOGRADER_FILES = ("__init__.py", "__main__.py", "check.py", "evaluate.py", "exercises.py",

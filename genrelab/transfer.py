@@ -3,7 +3,7 @@
 The PyPI package ``musicnn`` (Pons and Serra, 2019) ships convolutional networks trained to tag
 music (MagnaTagATune, Million Song Dataset) as TensorFlow 1 checkpoints, which Keras 3 cannot
 load. This module rebuilds the ``musicnn`` network with built-in Keras 3 layers only, so it runs
-on every backend (TensorFlow, JAX, PyTorch); ``python -m data_scripts port-musicnn`` reads the
+on every backend (tested on TensorFlow and JAX); ``python -m data_scripts port-musicnn`` reads the
 checkpoint of the installed package into it and saves a ``.keras`` file (never committed), and
 ``data_scripts/port_musicnn.py`` proves the port against the original extractor.
 
@@ -84,7 +84,7 @@ def musicnn_input(y, sr, frames=FRAMES):
     overflow, the two differ by float16's rounding of the last three operations only."""
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
-        raise ValueError(f"musicnn_input needs a mono signal, got shape {y.shape}")
+        raise ValueError(f"musicnn_input needs a mono signal (librosa.to_mono), got shape {y.shape}")
     if sr != SR:
         y = librosa.resample(y, orig_sr=sr, target_sr=SR)
     mel = librosa.feature.melspectrogram(y=y, sr=SR, hop_length=HOP, n_fft=N_FFT, n_mels=N_MELS).T
@@ -92,7 +92,7 @@ def musicnn_input(y, sr, frames=FRAMES):
     starts = range(0, rep.shape[0] - frames + 1, frames)
     if not len(starts):
         raise ValueError(f"the audio is {len(y) / SR:.2f} s long: musicnn needs at least one "
-                         f"patch of {frames} frames ({((frames - 1) * HOP + N_FFT) / SR:.2f} s)")
+                         f"patch of {frames} frames ({(frames - 1) * HOP / SR:.3f} s)")
     return np.stack([rep[s:s + frames] for s in starts]).astype(np.float32)
 
 
@@ -170,13 +170,12 @@ def load_checkpoint_weights(model, variables):
             raise ValueError(f"the checkpoint has no {', '.join(missing)} (layer {layer.name!r})")
         values = []
         for name, weight in zip(names, layer.weights):
-            value = np.asarray(variables[name], dtype=np.float32)
-            if value.shape != tuple(weight.shape):
-                squeezed = value.reshape(tuple(weight.shape)) if value.size == np.prod(weight.shape) else None
-                if squeezed is None or not (value.ndim == 4 and value.shape[2] == 1):
-                    raise ValueError(f"{name} has shape {value.shape}; layer {layer.name!r} "
-                                     f"needs {tuple(weight.shape)}")
-                value = squeezed  # (7, width, 1, filters): a Conv1D kernel (7, width, filters)
+            value, shape = np.asarray(variables[name], dtype=np.float32), tuple(weight.shape)
+            if (value.ndim == 4 and value.shape[2] == 1 and len(shape) == 3
+                    and value.shape[:2] + value.shape[3:] == shape):
+                value = value[:, :, 0, :]  # (7, width, 1, filters): a Conv1D kernel (7, width, filters)
+            if value.shape != shape:
+                raise ValueError(f"{name} has shape {value.shape}; layer {layer.name!r} needs {shape}")
             values.append(value)
         layer.set_weights(values)
         used.update(names)

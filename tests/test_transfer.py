@@ -24,9 +24,10 @@ def test_the_network_has_a_checkpoint_name_for_every_layer_with_weights():
                                                         (None, 753)]
 
 
-def test_loading_refuses_a_checkpoint_with_a_missing_or_unused_variable():
-    model = transfer.musicnn()
-    variables = {}
+def checkpoint_like(model):
+    """Variables named and shaped as musicnn's TF1 checkpoint names them, each of its own
+    values (so that two layers swapped, or gamma and beta, cannot go unnoticed)."""
+    rng, variables = np.random.default_rng(0), {}
     for layer in model.layers:
         scope = transfer.CHECKPOINT_NAMES.get(layer.name)
         if scope is None:
@@ -37,22 +38,40 @@ def test_loading_refuses_a_checkpoint_with_a_missing_or_unused_variable():
             shape = tuple(weight.shape)
             if len(shape) == 3:  # TF1 wrote the mid end's kernels as 2-D over a one-band image
                 shape = (shape[0], shape[1], 1, shape[2])
-            variables[f"{scope}/{name}"] = np.full(shape, 0.5, np.float32)
-    variables["beta1_power"] = np.float32(0.9)  # optimizer state: ignored
-    used = transfer.load_checkpoint_weights(model, variables)
-    assert len(used) == len(variables) - 1
-    assert np.allclose(model.get_layer("midend_2").get_weights()[0], 0.5)
+            variables[f"{scope}/{name}"] = rng.normal(size=shape).astype(np.float32)
+    return variables
 
+
+def test_each_layer_gets_the_checkpoint_variables_of_its_own_name():
+    model = transfer.musicnn()
+    variables = checkpoint_like(model)
+    variables["beta1_power"] = np.float32(0.9)  # optimizer state: ignored
+    variables["conv2d/kernel/Adam"] = np.zeros((7, 38, 1, 204), np.float32)
+    used = transfer.load_checkpoint_weights(model, variables)
+    assert len(used) == len(variables) - 2 == 64  # 11 batch norms, 8 convolutions, 2 dense
+    bn = model.get_layer("timbral_67_norm").get_weights()  # batch_normalization_2
+    for value, name in zip(bn, ("gamma", "beta", "moving_mean", "moving_variance")):
+        assert np.array_equal(value, variables[f"batch_normalization_2/{name}"])
+    assert np.array_equal(model.get_layer("midend_3").get_weights()[0],
+                          variables["conv2d_7/kernel"][:, :, 0, :])
+    assert np.array_equal(model.get_layer("tag_logits").get_weights()[1], variables["dense_1/bias"])
+
+
+def test_loading_refuses_a_checkpoint_with_a_missing_unused_or_misshapen_variable():
+    variables = checkpoint_like(transfer.musicnn())
     missing = dict(variables)
     del missing["conv2d_5/kernel"]
     with pytest.raises(ValueError, match="conv2d_5/kernel"):
         transfer.load_checkpoint_weights(transfer.musicnn(), missing)
     extra = {**variables, "dense_2/kernel": np.zeros((50, 3), np.float32)}
     with pytest.raises(ValueError, match="left unused.*dense_2"):
-        transfer.load_checkpoint_weights(transfer.musicnn(), {**extra, "dense_2/bias": 0})
+        transfer.load_checkpoint_weights(transfer.musicnn(), extra)
     wrong = {**variables, "dense/kernel": np.zeros((10, 200), np.float32)}
     with pytest.raises(ValueError, match="dense/kernel has shape"):
         transfer.load_checkpoint_weights(transfer.musicnn(), wrong)
+    transposed = {**variables, "conv2d_6/kernel": np.zeros((64, 7, 1, 64), np.float32)}
+    with pytest.raises(ValueError, match="conv2d_6/kernel has shape"):  # same size, not the shape
+        transfer.load_checkpoint_weights(transfer.musicnn(), transposed)
 
 
 def test_input_patches_and_their_errors():
@@ -63,8 +82,18 @@ def test_input_patches_and_their_errors():
     assert np.isfinite(transfer.musicnn_input(loud, transfer.SR)).all()  # no float16 overflow
     with pytest.raises(ValueError, match="at least one patch"):
         transfer.musicnn_input(y[:22050], 22050)
+    shortest = (transfer.FRAMES - 1) * transfer.HOP  # center=True: frames reach past the end
+    assert len(transfer.musicnn_input(np.ones(shortest, np.float32), transfer.SR)) == 1
+    with pytest.raises(ValueError, match="2.976 s"):
+        transfer.musicnn_input(np.ones(shortest - 1, np.float32), transfer.SR)
     with pytest.raises(ValueError, match="mono"):
         transfer.musicnn_input(np.stack([y, y]), 22050)
+
+
+def test_a_port_is_saved_as_keras_or_not_at_all(tmp_path):
+    with pytest.raises(ValueError, match=r"\*\.keras"):
+        port_musicnn.port(out=tmp_path / "musicnn.h5")
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.fixture(scope="module")
@@ -109,5 +138,5 @@ def test_a_failed_restore_is_refused(tmp_path, monkeypatch):
     (fake / "MTT_musicnn").mkdir()  # no checkpoint
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     clip = write_clip(tmp_path / "tone.wav", tone_clip(seconds=4.0, sr=22050), sr=22050)
-    with pytest.raises(RuntimeError, match="did not restore"):
+    with pytest.raises(RuntimeError, match=f"did not restore its checkpoint {tmp_path}"):
         port_musicnn.original_outputs(clip)
