@@ -43,7 +43,7 @@ ARCHITECTURES = {"MTT_musicnn": {"midend": 64, "backend": 200, "tags": 50},
 """The checkpoints of the ``musicnn`` package that this port covers (its VGG models and the
 big MSD model are not ported)."""
 
-# The Keras layer -> the TF1 checkpoint's variable scope. TF1's tf.layers numbered its layers in
+# The Keras layer -> the TF1 checkpoint's variable scope. TF1's layers API numbered its layers in
 # the order the graph built them (musicnn/models.py): the input's batch norm, the two timbral
 # and three temporal front-end blocks, the three mid-end convolutions, the back end.
 CHECKPOINT_NAMES = {
@@ -150,7 +150,7 @@ def musicnn(architecture="MTT_musicnn", frames=FRAMES):
 
 def load_checkpoint_weights(model, variables):
     """Set ``model``'s weights from a TF1 checkpoint's ``{variable name: array}`` (as
-    ``tf.compat.v1.train.NewCheckpointReader`` reads it). Every layer with weights must find
+    TensorFlow's ``NewCheckpointReader`` reads it). Every layer with weights must find
     its variables with their shapes (convolution kernels that TF1 wrote as 2-D over a one-band
     image become 1-D kernels), and every variable of the network must be used: otherwise
     ``ValueError`` names what is missing or left over. Returns the names used."""
