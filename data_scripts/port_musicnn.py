@@ -139,7 +139,7 @@ import json, sys
 import numpy as np
 import tensorflow as tf
 
-audio, architecture, patches_file, out = sys.argv[1:5]
+audio, architecture, patches_file, out, frames = sys.argv[1:5] + [int(sys.argv[5])]
 restored = {"ok": False, "error": None, "path": None}
 _restore = tf.compat.v1.train.Saver.restore
 
@@ -160,7 +160,7 @@ from musicnn import extractor as original
 restored["package"] = original.__file__
 
 with np.errstate(over="ignore"):  # its float16 overflow (see genrelab.transfer.musicnn_input)
-    own_input, _ = original.batch_data(audio, 187, 187)
+    own_input, _ = original.batch_data(audio, frames, frames)
 if patches_file != "-":  # the network alone: run it on the given patches
     given = np.load(patches_file)
     original.batch_data = lambda audio_file, n_frames, overlap: (given, None)
@@ -184,6 +184,8 @@ def original_outputs(audio, architecture="MTT_musicnn", patches=None, timeout=60
     ``patches`` (``(n, 187, 96)``), its network runs on those instead of its own: the network
     alone is compared. ``RuntimeError`` when that process fails or when its checkpoint did not
     restore."""
+    from genrelab import transfer
+
     expected = checkpoint_path(architecture)
     if importlib.util.find_spec("tf_keras") is None:
         raise RuntimeError("the original musicnn extractor needs tf_keras (TensorFlow 1 layers "
@@ -197,8 +199,8 @@ def original_outputs(audio, architecture="MTT_musicnn", patches=None, timeout=60
                "CUDA_VISIBLE_DEVICES": ""}
         try:
             done = subprocess.run([sys.executable, "-c", _ORIGINAL, str(audio), architecture,
-                                   given, str(out)], capture_output=True, text=True,
-                                  timeout=timeout, env=env)
+                                   given, str(out), str(transfer.FRAMES)],
+                                  capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired as err:
             raise RuntimeError(f"the original musicnn extractor ran past {timeout} s on "
                                f"{audio}") from err
@@ -220,9 +222,9 @@ def original_outputs(audio, architecture="MTT_musicnn", patches=None, timeout=60
 
 def compare(audio, architecture="MTT_musicnn", model=None):
     """The port against the original on one audio file. Returns ``{"network": {output: largest
-    difference, as :data:`TOLERANCE` measures it}, "input": {...}}``: the network compared on the same patches (the
-    port's :func:`genrelab.transfer.musicnn_input`), and the two preprocessings compared where
-    the original's float16 arithmetic stays finite (``largest``; ``overflowed``, the share of
+    difference, as :data:`TOLERANCE` measures it}, "input": {...}}``: the network compared on
+    the same patches (the port's :func:`genrelab.transfer.musicnn_input`), and the two
+    preprocessings compared where the original's float16 arithmetic stays finite (``largest``; ``overflowed``, the share of
     the original's input values that became infinite; ``patches``, how many of its ``of``
     patches hold one). ``ValueError`` when they disagree on shapes or a difference is not
     finite."""

@@ -185,9 +185,3 @@ def load_checkpoint_weights(model, variables):
         raise ValueError(f"checkpoint variables left unused: {sorted(network - used)}")
     return sorted(used)
 
-
-def embeddings(model, patches, output="mean_pool", batch_size=64):
-    """One of :data:`OUTPUTS` for every patch: ``(patches, width)`` float32."""
-    if output not in OUTPUTS:
-        raise ValueError(f"unknown musicnn output {output!r}: one of {OUTPUTS}")
-    return np.asarray(model.predict(patches, batch_size=batch_size, verbose=0)[OUTPUTS.index(output)])
